@@ -1,0 +1,189 @@
+/**
+ * The compile-server daemon's life: refuse root, open the log, ensure the certificate, listen on
+ * [::]:port with TLS, report readiness on fd 3, serve connections, re-check the certificate after each
+ * request, and drain then exit 0 on SIGTERM/SIGINT/SIGHUP.
+ */
+import { createServer, type Server, type TLSSocket } from 'node:tls';
+import { userInfo, hostname } from 'node:os';
+import { StapFleetError } from '../../errors.js';
+import { ensureServerCertificate, checkServerCertificate, type ServerCredentials } from '../../trust/cert.js';
+import type { ServerdOptions } from './options.js';
+import { openLogger, type Logger } from './log.js';
+import { ReadinessReporter } from './readiness.js';
+import { handleConnection, type ConnectionContext } from './connection.js';
+import { WorkQueue } from './queue.js';
+import { trustOwnCertificate } from './self-trust.js';
+
+export interface RunningServer {
+  port: number;
+  certinfo: string;
+  /** Resolves with the exit code once the server has shut down. */
+  closed: Promise<number>;
+  shutdown(reason: string): Promise<number>;
+}
+
+const DRAIN_MS = 3000;
+
+export function assertNotRoot(env: NodeJS.ProcessEnv = process.env): void {
+  if (typeof process.geteuid === 'function' && process.geteuid() === 0 && !env.STAP_PR11197_OVERRIDE) {
+    throw new StapFleetError('SF_SERVERD_ROOT');
+  }
+}
+
+function currentUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return String(process.geteuid?.() ?? 'unknown');
+  }
+}
+
+async function loadCredentials(opts: ServerdOptions, log: Logger, avoid?: string): Promise<ServerCredentials> {
+  const creds = await ensureServerCertificate(opts.sslDir, { hostname: hostname(), avoidCertinfo: avoid });
+  if (creds.generated) {
+    log.log(`Certificate in ${opts.sslDir} is not usable (${creds.reason})`);
+    log.log(`Generated a new certificate in ${opts.sslDir}, certinfo ${creds.certinfo}, valid until ${creds.notAfter.toISOString()}`);
+  }
+  return creds;
+}
+
+function listen(server: Server, port: number): Promise<{ port: number; address: string }> {
+  const attempt = (host: string, ipv6Only: boolean): Promise<{ port: number; address: string }> =>
+    new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      server.once('error', onError);
+      server.listen({ host, port, ipv6Only, exclusive: true }, () => {
+        server.off('error', onError);
+        const addr = server.address();
+        if (addr && typeof addr === 'object') resolve({ port: addr.port, address: host === '::' ? '[::]' : host });
+        else reject(new Error('no address'));
+      });
+    });
+  // Dual-stack like stap-serverd 1.8+; a kernel without IPv6 falls back to IPv4 only.
+  return attempt('::', false).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'EAFNOSUPPORT' || err.code === 'EADDRNOTAVAIL') return attempt('0.0.0.0', false);
+    throw err;
+  });
+}
+
+/** Starts the server. Throws StapFleetError before readiness; the caller reports it. */
+export async function startServerd(opts: ServerdOptions, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<RunningServer> {
+  assertNotRoot(env);
+  log.log(`===== compile server pid ${process.pid} starting as ${currentUser()} =====`);
+  let creds = await loadCredentials(opts, log);
+
+  const queue = new WorkQueue(opts.maxThreads);
+  const sockets = new Set<TLSSocket>();
+  let stopping = false;
+  let recheck: Promise<void> = Promise.resolve();
+
+  const server = createServer({
+    key: creds.keyPem,
+    cert: creds.certPem,
+    requestCert: false,
+    minVersion: 'TLSv1.2',
+    handshakeTimeout: opts.requestTimeoutSec * 1000,
+  });
+
+  // stap-serverd re-checks its certificate after each request and regenerates it when it expired.
+  const recheckCertificate = (): void => {
+    recheck = recheck.then(async () => {
+      if (stopping) return;
+      const check = checkServerCertificate(opts.sslDir);
+      if (check.ok && check.credentials.certinfo === creds.certinfo) return;
+      try {
+        creds = check.ok ? { ...check.credentials, generated: false } : await loadCredentials(opts, log, creds.certinfo);
+        server.setSecureContext({ key: creds.keyPem, cert: creds.certPem });
+        log.log(`Now serving certificate ${creds.certinfo}`);
+      } catch (err) {
+        log.log(`Unable to renew the certificate: ${(err as Error).message}`);
+      }
+    });
+  };
+
+  const ctx: ConnectionContext = {
+    opts,
+    log,
+    queue,
+    serverHome: env.HOME,
+    onRequestDone: recheckCertificate,
+    isStopping: () => stopping,
+  };
+
+  server.on('secureConnection', (socket: TLSSocket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    handleConnection(socket, ctx);
+  });
+  server.on('tlsClientError', (err: Error & { code?: string }, socket) => {
+    const peer = socket.remoteAddress ? `[${socket.remoteAddress}]:${socket.remotePort}` : 'unknown';
+    log.log(`TLS handshake with ${peer} failed: ${err.code ?? err.message}`);
+  });
+
+  let bound: { port: number; address: string };
+  try {
+    bound = await listen(server, opts.port);
+  } catch (err) {
+    throw new StapFleetError('SF_SERVERD_START', { detail: `cannot listen on port ${opts.port}: ${(err as Error).message}` });
+  }
+  log.log(`Using network address ${bound.address}:${bound.port}`);
+  log.log(opts.maxThreads > 0 ? `Using a maximum of ${opts.maxThreads} threads` : 'Concurrency disabled');
+  if (opts.trustSelf) void trustOwnCertificate(opts.sslDir, env, log);
+
+  let resolveClosed!: (code: number) => void;
+  const closed = new Promise<number>((r) => (resolveClosed = r));
+  let shutdownPromise: Promise<number> | undefined;
+
+  const shutdown = (reason: string): Promise<number> => {
+    if (shutdownPromise) return shutdownPromise;
+    stopping = true;
+    log.log(reason);
+    shutdownPromise = (async () => {
+      await new Promise<void>((r) => server.close(() => r()));
+      // Like stap-serverd: give running compiles a few seconds, then terminate their stap processes.
+      const drained = await Promise.race([
+        queue.idle().then(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), DRAIN_MS).unref()),
+      ]);
+      if (!drained) queue.abortAll();
+      for (const s of sockets) s.destroy();
+      await recheck;
+      resolveClosed(0);
+      return 0;
+    })();
+    return shutdownPromise;
+  };
+
+  return { port: bound.port, certinfo: creds.certinfo, closed, shutdown };
+}
+
+/** Entry used by the binary: runs until a signal, reports readiness, returns the exit code. */
+export async function runServerd(opts: ServerdOptions, env: NodeJS.ProcessEnv = process.env, reporter = new ReadinessReporter()): Promise<number> {
+  let log: Logger;
+  try {
+    log = openLogger(opts.log);
+  } catch (err) {
+    const message = `cannot open log file ${opts.log}: ${(err as Error).message}`;
+    process.stderr.write(`stap-serverd: ${message}\n`);
+    reporter.error(message);
+    return 1;
+  }
+  let running: RunningServer;
+  try {
+    running = await startServerd(opts, log, env);
+  } catch (err) {
+    const message = err instanceof StapFleetError ? err.message : `Unable to start a systemtap server: ${(err as Error).message}`;
+    log.log(message);
+    if (opts.log) process.stderr.write(`${message}\n`);
+    reporter.error(message);
+    log.close();
+    return 1;
+  }
+  for (const [sig, num] of [['SIGTERM', 15], ['SIGINT', 2], ['SIGHUP', 1]] as const) {
+    process.on(sig, () => void running.shutdown(`Received signal ${num}, exiting`));
+  }
+  reporter.ready(running.port, running.certinfo);
+  const code = await running.closed;
+  log.close();
+  return code;
+}
