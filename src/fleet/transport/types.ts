@@ -16,6 +16,8 @@ export interface HostTarget {
   port: number;
   user?: string;
   identityFiles?: string[];
+  /** ssh_config IdentitiesOnly: offer only identityFiles, not the agent's keys. */
+  identitiesOnly?: boolean;
   /** ssh_config ProxyJump value ("[user@]host[:port]", comma-separated hops). */
   proxyJump?: string;
   source: TargetSource;
