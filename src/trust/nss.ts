@@ -1,0 +1,476 @@
+/**
+ * SystemTap's NSS trust databases, driven with `certutil`.
+ *
+ * Every operation is a POSIX `sh` script fed on stdin (`sh -s`), so the very same text runs locally
+ * (execa) and on a client host over SSH (`Connection.run('sh -s', { stdin })`, with sudo when root is
+ * needed). Scripts carry certificates as PEM (base64 charset only) and fingerprints as hex; the only
+ * free-form strings (directory paths) always go through shQuote. Scripts print `@@`-prefixed records
+ * that parseDump() turns back into typed state, so the controller verifies by reading the databases.
+ *
+ * Several certificates share the nickname `stap-server` in one database (NSS groups them by subject), and
+ * `certutil -D -n` deletes just one "best" match, so revoking exports every certificate first, deletes
+ * them all in a staging copy of the database, re-adds the ones to keep with their own trust flags, then
+ * renames the staged key4.db and cert9.db over the originals (NSS MAC-protects trust records with metadata
+ * in key4.db, so both must move; a reader sees an old or new file, never a half-written one).
+ */
+import { createHash } from 'node:crypto';
+import { execa } from 'execa';
+import { certinfoOf } from './cert.js';
+
+export type TrustDbKind = 'ssl-user' | 'ssl-all-users' | 'signer';
+
+export const SERVER_NICKNAME = 'stap-server';
+export const PEER_TRUST = 'P,P,P';
+export const ALL_USERS_SSL_DIR = '/etc/systemtap/ssl/client';
+export const SIGNER_DIR = '/etc/systemtap/staprun';
+
+/** Where a database lives; `dir` undefined for ssl-user means "resolve on the host" like stap does. */
+export interface TrustDbRef {
+  kind: TrustDbKind;
+  dir?: string;
+}
+
+export interface TrustedCert {
+  certinfo: string;
+  /** SHA-256 of the DER, lowercase hex without separators. */
+  sha256: string;
+  der: Buffer;
+  /** certutil trust string, e.g. "P,P,P"; undefined when certutil did not show it. */
+  trust?: string;
+  subject?: string;
+  notAfter?: Date;
+}
+
+export interface DbState {
+  kind: TrustDbKind;
+  /** Absolute directory as resolved on the host. */
+  dir: string;
+  exists: boolean;
+  /** Directory mode (octal string) and owner uid, when it exists. */
+  mode?: string;
+  uid?: number;
+  certs: TrustedCert[];
+  /** Problem reading the database (certutil error text). */
+  error?: string;
+}
+
+/** One certificate operation reported by an apply script. */
+export interface DbEvent {
+  kind: TrustDbKind;
+  dir: string;
+  op: 'added' | 'add-failed' | 'revoked' | 'created' | 'perms-fixed' | 'error';
+  sha256?: string;
+  method?: 'stap' | 'certutil';
+  detail?: string;
+}
+
+export interface ScriptOutput {
+  states: DbState[];
+  events: DbEvent[];
+  /** Host-level problem (no certutil, not root, ...). */
+  errors: string[];
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Pure helpers
+
+/** Single-quotes a string for POSIX sh (works for any bytes except NUL). */
+export function shQuote(s: string): string {
+  if (s.includes('\0')) throw new Error('NUL byte in a shell argument');
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export function shellCommand(argv: string[]): string {
+  return argv.map(shQuote).join(' ');
+}
+
+export function sha256Hex(der: Buffer): string {
+  return createHash('sha256').update(der).digest('hex');
+}
+
+export function derToPem(der: Buffer): string {
+  const b64 = der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
+}
+
+export function pemBlocksToDer(text: string): Buffer[] {
+  const out: Buffer[] = [];
+  const re = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g;
+  for (let m = re.exec(text); m; m = re.exec(text)) out.push(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'));
+  return out;
+}
+
+const TRUST_RE = /^[pPcCTuwgI]*,[pPcCTuwgI]*,[pPcCTuwgI]*$/;
+export function isTrustString(s: string): boolean {
+  return TRUST_RE.test(s);
+}
+
+/** certutil's words for one trust category ("Terminal Record", "Trusted", ...) back to its letters. */
+export function trustLettersOf(words: string[]): string {
+  const w = new Set(words.map((x) => x.trim()));
+  let s = '';
+  if (w.has('Trusted CA')) s += 'C';
+  else if (w.has('Trusted Client CA')) s += 'T';
+  else if (w.has('Valid CA')) s += 'c';
+  if (w.has('Trusted')) s += 'P';
+  else if (w.has('Terminal Record')) s += 'p';
+  if (w.has('User')) s += 'u';
+  if (w.has('Warn When Sending')) s += 'w';
+  if (w.has('Step-up')) s += 'g';
+  return s;
+}
+
+/** Per-certificate trust and subject from `certutil -L -n <nick>` text, keyed by SHA-256 (hex). */
+export function parseCertutilDetails(text: string): Map<string, { trust: string; subject?: string }> {
+  const out = new Map<string, { trust: string; subject?: string }>();
+  for (const block of text.split(/^Certificate:\s*$/m).slice(1)) {
+    const lines = block.split('\n');
+    let sha = '';
+    let subject: string | undefined;
+    const cats: Record<string, string[]> = {};
+    let cat: string | undefined;
+    let inTrust = false;
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!;
+      const t = line.trim();
+      if (t.startsWith('Fingerprint (SHA-256):')) {
+        const rest = t.slice('Fingerprint (SHA-256):'.length).trim() || (lines[i + 1] ?? '').trim();
+        sha = rest.replace(/:/g, '').toLowerCase();
+      } else if (t.startsWith('Subject:') && subject === undefined) {
+        subject = t.slice(8).trim().replace(/^"|"$/g, '');
+      } else if (t === 'Certificate Trust Flags:') {
+        inTrust = true;
+      } else if (inTrust && /^(SSL|Email|Object Signing) Flags:$/.test(t)) {
+        cat = t;
+        cats[cat] = [];
+      } else if (inTrust && cat && t !== '') {
+        cats[cat]!.push(t);
+      }
+    }
+    if (!sha) continue;
+    const trust = ['SSL Flags:', 'Email Flags:', 'Object Signing Flags:'].map((c) => trustLettersOf(cats[c] ?? [])).join(',');
+    out.set(sha, { trust, subject });
+  }
+  return out;
+}
+
+function toTrustedCert(der: Buffer, details: Map<string, { trust: string; subject?: string }>): TrustedCert {
+  const sha256 = sha256Hex(der);
+  let certinfo: string;
+  try {
+    certinfo = certinfoOf(der);
+  } catch {
+    certinfo = 'invalid';
+  }
+  const d = details.get(sha256);
+  return { certinfo, sha256, der, trust: d?.trust, subject: d?.subject };
+}
+
+/** Parses the `@@` records of any script built below. */
+export function parseScriptOutput(stdout: string): ScriptOutput {
+  const states: DbState[] = [];
+  const events: DbEvent[] = [];
+  const errors: string[] = [];
+  const lines = stdout.split('\n');
+  let cur: DbState | undefined;
+  let section: 'pem' | 'detail' | undefined;
+  let pem: string[] = [];
+  let detail: string[] = [];
+  const flush = (): void => {
+    if (!cur) return;
+    const details = parseCertutilDetails(detail.join('\n'));
+    cur.certs = pemBlocksToDer(pem.join('\n')).map((der) => toTrustedCert(der, details));
+    states.push(cur);
+    cur = undefined;
+    section = undefined;
+    pem = [];
+    detail = [];
+  };
+  for (const line of lines) {
+    if (!line.startsWith('@@')) {
+      if (section === 'pem') pem.push(line);
+      else if (section === 'detail') detail.push(line);
+      continue;
+    }
+    const [tag, ...rest] = line.split(' ');
+    switch (tag) {
+      case '@@STATE': {
+        flush();
+        const [kind, ...dirParts] = rest;
+        cur = { kind: kind as TrustDbKind, dir: dirParts.join(' '), exists: false, certs: [] };
+        break;
+      }
+      case '@@PRESENT':
+        if (cur) {
+          cur.exists = true;
+          cur.mode = rest[0];
+          cur.uid = Number(rest[1]);
+        }
+        break;
+      case '@@DBERROR':
+        if (cur) cur.error = rest.join(' ');
+        break;
+      case '@@PEM':
+        section = 'pem';
+        break;
+      case '@@DETAIL':
+        section = 'detail';
+        break;
+      case '@@ENDSTATE':
+        flush();
+        break;
+      case '@@EVENT': {
+        // @@EVENT <op> <kind> <sha256|-> <method|-> <dir...>  (detail after a tab)
+        const [op, kind, sha, method, ...dirParts] = rest;
+        const [dir, detailText] = dirParts.join(' ').split('\t');
+        events.push({
+          op: op as DbEvent['op'],
+          kind: kind as TrustDbKind,
+          sha256: sha && sha !== '-' ? sha : undefined,
+          method: method === 'stap' || method === 'certutil' ? method : undefined,
+          dir: dir ?? '',
+          detail: detailText || undefined,
+        });
+        break;
+      }
+      case '@@ERROR':
+        errors.push(rest.join(' '));
+        break;
+      default:
+        break;
+    }
+  }
+  flush();
+  return { states, events, errors };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Script building
+
+/** Shell expression for a database's directory (the ssl-user default is resolved on the host). */
+export function dirExpr(db: TrustDbRef): string {
+  if (db.dir !== undefined) return shQuote(db.dir);
+  switch (db.kind) {
+    case 'ssl-all-users':
+      return shQuote(ALL_USERS_SSL_DIR);
+    case 'signer':
+      return shQuote(SIGNER_DIR);
+    case 'ssl-user':
+      // Same rule as stap: $SYSTEMTAP_DIR/ssl/client, else ~/.systemtap/ssl/client.
+      return '"${SYSTEMTAP_DIR:-$HOME/.systemtap}/ssl/client"';
+  }
+}
+
+/** Whether a database kind needs root on the client. */
+export function needsRoot(kind: TrustDbKind): boolean {
+  return kind !== 'ssl-user';
+}
+
+/** stap's --trust-servers spec that writes a given database kind. */
+export function stapTrustSpec(kind: TrustDbKind): string {
+  return kind === 'signer' ? 'signer' : kind === 'ssl-all-users' ? 'ssl,all-users' : 'ssl';
+}
+
+const PRELUDE = `
+set -u
+umask 022
+PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+command -v certutil >/dev/null 2>&1 || { echo "@@ERROR certutil not found (install libnss3-tools)"; exit 69; }
+T=$(mktemp -d "\${TMPDIR:-/tmp}/stap-fleet-trust.XXXXXX") || { echo "@@ERROR cannot create a temporary directory"; exit 70; }
+trap 'rm -rf "$T"' EXIT
+# dump KIND DIR: the database as @@ records (every stap-server certificate as PEM, plus certutil's details)
+dump() {
+  printf '@@STATE %s %s\\n' "$1" "$2"
+  if [ -f "$2/cert9.db" ]; then
+    printf '@@PRESENT %s\\n' "$(stat -c '%a %u' "$2")"
+    if certutil -L -d "sql:$2" >/dev/null 2>"$T/err"; then
+      printf '@@PEM\\n'; certutil -L -d "sql:$2" -n stap-server -a 2>/dev/null
+      printf '@@DETAIL\\n'; certutil -L -d "sql:$2" -n stap-server 2>/dev/null | grep -v '^ *[0-9a-f][0-9a-f]:[0-9a-f:]*[a-f][0-9a-f:]*$'
+    else
+      printf '@@DBERROR %s\\n' "$(tr '\\n' ' ' <"$T/err")"
+    fi
+  fi
+  printf '@@ENDSTATE\\n'
+}
+event() { printf '@@EVENT %s %s %s %s %s\\t%s\\n' "$1" "$2" "$3" "$4" "$5" "\${6:-}"; }
+# split_pems FILE PREFIX: one DER file per PEM block, PREFIX.N.der; prints N
+split_pems() {
+  awk -v p="$2" '{sub(/\\r$/,"")} /-----BEGIN CERTIFICATE-----/{n++; f=p "." n ".b64"; next} /-----END CERTIFICATE-----/{f=""; next} f!=""{print > f} END{print n+0}' "$1"
+}
+has_cert() { # DIR SHA256
+  [ -f "$1/cert9.db" ] || return 1
+  certutil -L -d "sql:$1" -n stap-server -a >"$T/has.pem" 2>/dev/null || return 1
+  n=$(split_pems "$T/has.pem" "$T/has"); i=1
+  while [ "$i" -le "$n" ]; do
+    if [ "$(base64 -d "$T/has.$i.b64" | sha256sum | cut -d' ' -f1)" = "$2" ]; then rm -f "$T"/has.*; return 0; fi
+    i=$((i+1))
+  done
+  rm -f "$T"/has.*; return 1
+}
+# ensure_db KIND DIR: create the database like stap does; signer/all-users dirs root-owned, not group/other-writable
+ensure_db() {
+  if [ ! -d "$2" ]; then
+    mkdir -p "$2" || { event error "$1" - - "$2" "cannot create directory"; return 1; }
+    chmod 755 "$2"
+  fi
+  if [ "$1" != ssl-user ]; then
+    mode=$(stat -c '%a' "$2"); uid=$(stat -c '%u' "$2")
+    if [ "$uid" != 0 ] || [ $(( 0$mode & 022 )) -ne 0 ]; then
+      chown root "$2" && chmod go-w "$2" && event perms-fixed "$1" - - "$2" "was mode $mode uid $uid"
+    fi
+  fi
+  if [ ! -f "$2/cert9.db" ]; then
+    certutil -N --empty-password -d "sql:$2" 2>"$T/err" || { event error "$1" - - "$2" "certutil -N: $(tr '\\n' ' ' <"$T/err")"; return 1; }
+    event created "$1" - - "$2"
+  fi
+  chmod 644 "$2"/cert9.db "$2"/key4.db 2>/dev/null
+  return 0
+}
+`;
+
+/** Script that only dumps the given databases. */
+export function buildInspectScript(dbs: TrustDbRef[]): string {
+  return PRELUDE + dbs.map((db) => `dump ${db.kind} ${dirExpr(db)}\n`).join('');
+}
+
+export interface AddItem {
+  der: Buffer;
+  /** "addr:port" stap may contact to add trust itself (method stap/auto); omitted = certutil only. */
+  useServer?: string;
+}
+
+export interface ApplyDbPlan {
+  db: TrustDbRef;
+  add: AddItem[];
+  /** SHA-256 (hex) of the certificates to remove. */
+  revoke: string[];
+  /** Trust strings of certificates present before, to restore the kept ones exactly. */
+  trustBySha?: Record<string, string>;
+  /** Create the database / fix modes even with nothing to add. */
+  ensure?: boolean;
+}
+
+export interface ApplyOptions {
+  /** auto: stap where installed (falls back to certutil), certutil: certutil only. */
+  method: 'auto' | 'certutil';
+  /** Seconds allowed to one `stap --trust-servers` run. */
+  stapTimeoutSec?: number;
+}
+
+function checkHex(s: string): string {
+  if (!/^[0-9a-f]{64}$/.test(s)) throw new Error(`not a SHA-256 hex digest: ${s}`);
+  return s;
+}
+
+function checkUseServer(s: string): string {
+  if (!/^(\[[0-9a-fA-F:.%a-zA-Z0-9]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/.test(s)) throw new Error(`not an address:port: ${s}`);
+  return s;
+}
+
+/**
+ * Script that applies one client's plan (adds, revokes, database creation) and then dumps every
+ * database it touched, so the caller verifies from the databases' real contents.
+ */
+export function buildApplyScript(plans: ApplyDbPlan[], opts: ApplyOptions): string {
+  const parts: string[] = [PRELUDE];
+  const stapTimeout = Math.max(1, Math.floor(opts.stapTimeoutSec ?? 20));
+  parts.push(`HAVE_STAP=0; [ ${opts.method === 'auto' ? 1 : 0} = 1 ] && command -v stap >/dev/null 2>&1 && HAVE_STAP=1\n`);
+  plans.forEach((p, pi) => {
+    const d = `D${pi}`;
+    parts.push(`${d}=${dirExpr(p.db)}\n`);
+    const needEnsure = p.add.length > 0 || p.ensure;
+    if (needEnsure) parts.push(`if ensure_db ${p.db.kind} "$${d}"; then\n`);
+    else parts.push(`if true; then\n`);
+    if (p.revoke.length > 0) {
+      const revoke = p.revoke.map(checkHex).join(' ');
+      const trustTable = Object.entries(p.trustBySha ?? {})
+        .filter(([sha, t]) => /^[0-9a-f]{64}$/.test(sha) && isTrustString(t))
+        .map(([sha, t]) => `${sha} ${t}`)
+        .join('\n');
+      parts.push(String.raw`
+  if [ -f "$${d}/cert9.db" ]; then
+    S=$(mktemp -d "$${d}/.stap-fleet-revoke.XXXXXX") && cp -p "$${d}/cert9.db" "$${d}/key4.db" "$S/" && ok=1 || ok=0
+    cat >"$T/trust${pi}" <<'STAP_FLEET_EOF'
+${trustTable}
+STAP_FLEET_EOF
+    if [ $ok = 1 ]; then
+      certutil -L -d "sql:$S" -n stap-server -a >"$T/all${pi}.pem" 2>/dev/null
+      n=$(split_pems "$T/all${pi}.pem" "$T/all${pi}")
+      # delete every stap-server certificate in the staging copy (bounded), then re-add the kept ones
+      k=0; while [ $k -le $((n+1)) ] && certutil -L -d "sql:$S" -n stap-server >/dev/null 2>&1; do
+        certutil -D -d "sql:$S" -n stap-server 2>/dev/null || break; k=$((k+1)); done
+      if certutil -L -d "sql:$S" -n stap-server >/dev/null 2>&1; then ok=0; event error ${p.db.kind} - - "$${d}" "could not delete from staging copy"; fi
+      i=1; while [ $ok = 1 ] && [ "$i" -le "$n" ]; do
+        base64 -d "$T/all${pi}.$i.b64" >"$T/c.der"; fp=$(sha256sum <"$T/c.der" | cut -d' ' -f1)
+        case " ${revoke} " in
+          *" $fp "*) event revoked ${p.db.kind} "$fp" certutil "$${d}" ;;
+          *) tr=$(awk -v f="$fp" '$1==f{print $2}' "$T/trust${pi}"); [ -n "$tr" ] || tr=P,P,P
+             certutil -A -n stap-server -t "$tr" -i "$T/c.der" -d "sql:$S" 2>"$T/err" || { ok=0; event error ${p.db.kind} "$fp" - "$${d}" "re-adding kept certificate: $(tr '\n' ' ' <"$T/err")"; } ;;
+        esac
+        i=$((i+1))
+      done
+      # trust records are MAC-protected with metadata kept in key4.db: both files move, key4.db first
+      if [ $ok = 1 ]; then chmod 644 "$S/cert9.db" "$S/key4.db"; mv -f "$S/key4.db" "$${d}/key4.db" && mv -f "$S/cert9.db" "$${d}/cert9.db" || event error ${p.db.kind} - - "$${d}" "cannot replace the database files"; fi
+    fi
+    rm -rf "$S"
+  fi
+`);
+    }
+    p.add.forEach((item, ai) => {
+      const sha = sha256Hex(item.der);
+      const pem = derToPem(item.der);
+      const f = `"$T/add${pi}_${ai}.pem"`;
+      parts.push(`  cat >${f} <<'STAP_FLEET_EOF'\n${pem}STAP_FLEET_EOF\n`);
+      parts.push(`  if has_cert "$${d}" ${sha}; then :; else\n    m=certutil\n`);
+      if (item.useServer) {
+        const spec = stapTrustSpec(p.db.kind);
+        const env = p.db.kind === 'ssl-user' && p.db.dir !== undefined && p.db.dir.endsWith('/ssl/client')
+          ? `env SYSTEMTAP_DIR=${shQuote(p.db.dir.slice(0, -'/ssl/client'.length))} `
+          : '';
+        parts.push(
+          `    if [ $HAVE_STAP = 1 ]; then timeout ${stapTimeout} ${env}stap --trust-servers=${spec},no-prompt --use-server=${shQuote(checkUseServer(item.useServer))} </dev/null >"$T/stap.out" 2>&1; if has_cert "$${d}" ${sha}; then m=stap; fi; fi\n`,
+        );
+      }
+      parts.push(
+        `    if [ $m = stap ]; then event added ${p.db.kind} ${sha} stap "$${d}"\n` +
+          `    elif certutil -A -n stap-server -t P,P,P -a -i ${f} -d "sql:$${d}" 2>"$T/err"; then event added ${p.db.kind} ${sha} certutil "$${d}"\n` +
+          `    else event add-failed ${p.db.kind} ${sha} certutil "$${d}" "$(tr '\\n' ' ' <"$T/err")"; fi\n` +
+          `    chmod 644 "$${d}"/cert9.db "$${d}"/key4.db 2>/dev/null\n  fi\n`,
+      );
+    });
+    parts.push(`fi\ndump ${p.db.kind} "$${d}"\n`);
+  });
+  return parts.join('');
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Local execution (execa): the same scripts, run on this host.
+
+export async function runScriptLocally(script: string, opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<ScriptOutput & { exitCode: number; stderr: string }> {
+  const r = await execa('sh', ['-s'], { input: script, reject: false, timeout: opts.timeoutMs ?? 60_000, env: opts.env });
+  const parsed = parseScriptOutput(r.stdout);
+  return { ...parsed, exitCode: r.exitCode ?? 1, stderr: r.stderr };
+}
+
+/** Reads one database. */
+export async function readDb(db: TrustDbRef, opts: { env?: NodeJS.ProcessEnv } = {}): Promise<DbState> {
+  const r = await runScriptLocally(buildInspectScript([db]), opts);
+  if (r.errors.length) throw new Error(r.errors.join('; '));
+  const s = r.states[0];
+  if (!s) throw new Error(`no output from the inspection of ${db.dir ?? db.kind}: ${r.stderr}`);
+  return s;
+}
+
+/** Adds certificates (trust P,P,P, nickname stap-server) that are not present yet; returns the events. */
+export async function addCerts(db: TrustDbRef, ders: Buffer[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<ScriptOutput> {
+  return runScriptLocally(buildApplyScript([{ db, add: ders.map((der) => ({ der })), revoke: [] }], { method: 'certutil' }), opts);
+}
+
+/** Removes exactly the certificates with the given certinfos, keeping the others with their trust. */
+export async function revokeCerts(db: TrustDbRef, certinfos: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<ScriptOutput> {
+  const state = await readDb(db, opts);
+  const revoke = state.certs.filter((c) => certinfos.includes(c.certinfo)).map((c) => c.sha256);
+  const trustBySha = Object.fromEntries(state.certs.filter((c) => c.trust).map((c) => [c.sha256, c.trust!]));
+  if (revoke.length === 0) return { states: [state], events: [], errors: [] };
+  return runScriptLocally(buildApplyScript([{ db, add: [], revoke, trustBySha }], { method: 'certutil' }), opts);
+}

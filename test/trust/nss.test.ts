@@ -1,0 +1,154 @@
+/**
+ * Real NSS databases driven by real certutil through the same scripts that run on client hosts.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdtempSync, rmSync, mkdirSync, chmodSync, statSync, chownSync, existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { generateServerCertificate } from '../../src/trust/cert.js';
+import {
+  addCerts,
+  buildApplyScript,
+  parseCertutilDetails,
+  readDb,
+  revokeCerts,
+  runScriptLocally,
+  shQuote,
+  trustLettersOf,
+  sha256Hex,
+} from '../../src/trust/nss.js';
+
+let root: string;
+const certs: { certDer: Buffer; certinfo: string }[] = [];
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'sf-nss-'));
+  const base = Date.UTC(2026, 10, 26, 5, 0, 0);
+  for (let i = 0; i < 3; i++) {
+    // Distinct serials: serial = time >> 19 µs, so space the generation times by seconds.
+    certs.push(await generateServerCertificate({ now: new Date(base + i * 10_000), hostname: `h${i + 1}` }));
+  }
+  expect(new Set(certs.map((c) => c.certinfo)).size).toBe(3);
+});
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('shQuote', () => {
+  it('round-trips hostile strings through sh unchanged and unexecuted', async () => {
+    const marker = join(root, 'pwned');
+    for (const s of [`a b`, `it's`, `$(touch ${marker})`, '`touch x`', 'x;y|z&', '"\\n', '-n']) {
+      const r = await execa('sh', ['-c', `printf %s ${shQuote(s)}`]);
+      expect(r.stdout).toBe(s);
+    }
+    expect(existsSync(marker)).toBe(false);
+  });
+});
+
+describe('trust letters', () => {
+  it('maps certutil words back to trust letters', () => {
+    expect(trustLettersOf(['Terminal Record', 'Trusted'])).toBe('P');
+    expect(trustLettersOf(['Valid CA', 'Trusted CA', 'User'])).toBe('Cu');
+    expect(trustLettersOf(['Terminal Record'])).toBe('p');
+    expect(trustLettersOf([])).toBe('');
+  });
+  it('parses per-certificate trust from certutil details', () => {
+    const text = `Certificate:\n    Data:\n        Subject: "CN=Systemtap Compile Server,OU=Systemtap"\n    Fingerprint (SHA-256):\n        AB:CD\n    Certificate Trust Flags:\n        SSL Flags:\n            Terminal Record\n            Trusted\n        Email Flags:\n        Object Signing Flags:\n            Valid CA\n            Trusted CA\n`;
+    const m = parseCertutilDetails(text);
+    expect(m.get('abcd')).toEqual({ trust: 'P,,C', subject: 'CN=Systemtap Compile Server,OU=Systemtap' });
+  });
+});
+
+describe('NSS trust database (real certutil)', () => {
+  it('creates the database, adds a certificate as stap-server P,P,P, and lists it by certinfo', async () => {
+    const dir = join(root, 'user', 'ssl', 'client');
+    const out = await addCerts({ kind: 'ssl-user', dir }, [certs[0]!.certDer]);
+    expect(out.errors).toEqual([]);
+    expect(out.events.map((e) => e.op)).toEqual(['created', 'added']);
+    const state = await readDb({ kind: 'ssl-user', dir });
+    expect(state.exists).toBe(true);
+    expect(state.certs.map((c) => [c.certinfo, c.trust])).toEqual([[certs[0]!.certinfo, 'P,P,P']]);
+    // certutil agrees independently
+    const l = await execa('certutil', ['-L', '-d', `sql:${dir}`]);
+    expect(l.stdout).toMatch(/stap-server\s+P,P,P/);
+    expect(statSync(join(dir, 'cert9.db')).mode & 0o777).toBe(0o644);
+  });
+
+  it('is idempotent: adding the same certificate again changes nothing', async () => {
+    const dir = join(root, 'idem');
+    await addCerts({ kind: 'ssl-user', dir }, [certs[0]!.certDer, certs[1]!.certDer]);
+    const again = await addCerts({ kind: 'ssl-user', dir }, [certs[0]!.certDer, certs[1]!.certDer]);
+    expect(again.events).toEqual([]);
+    const state = await readDb({ kind: 'ssl-user', dir });
+    expect(state.certs.map((c) => c.certinfo).sort()).toEqual([certs[0]!.certinfo, certs[1]!.certinfo].sort());
+  });
+
+  it('revokes exactly one of several stap-server certificates and keeps the others with their trust', async () => {
+    const dir = join(root, 'revoke');
+    await addCerts({ kind: 'ssl-user', dir }, certs.map((c) => c.certDer));
+    // Give one kept certificate distinct trust flags; the revoke must preserve them.
+    const pemDir = join(root, 'pem');
+    mkdirSync(pemDir, { recursive: true });
+    // certutil -M modifies NSS's "best" match; find which one that is afterwards.
+    await execa('certutil', ['-M', '-n', 'stap-server', '-t', 'CP,,P', '-d', `sql:${dir}`]);
+    const before = await readDb({ kind: 'ssl-user', dir });
+    expect(before.certs).toHaveLength(3);
+    const special = before.certs.find((c) => c.trust === 'CP,,P');
+    expect(special).toBeDefined();
+    // Revoke one that is NOT the one certutil -D would pick first (the "best" one, also the -M target).
+    const victim = before.certs.find((c) => c.sha256 !== special!.sha256)!;
+    const out = await revokeCerts({ kind: 'ssl-user', dir }, [victim.certinfo]);
+    expect(out.errors).toEqual([]);
+    expect(out.events.filter((e) => e.op === 'revoked').map((e) => e.sha256)).toEqual([victim.sha256]);
+    const after = await readDb({ kind: 'ssl-user', dir });
+    expect(after.certs.map((c) => c.certinfo).sort()).toEqual(
+      before.certs.filter((c) => c !== victim).map((c) => c.certinfo).sort(),
+    );
+    expect(after.certs.find((c) => c.sha256 === special!.sha256)?.trust).toBe('CP,,P');
+    // no staging directory left behind
+    expect(readdirSync(dir).filter((f) => f.startsWith('.stap-fleet'))).toEqual([]);
+    // and a real certutil listing has exactly two entries
+    const l = await execa('certutil', ['-L', '-d', `sql:${dir}`]);
+    expect(l.stdout.match(/^stap-server\s/gm)).toHaveLength(2);
+  });
+
+  it('revoking a certificate that is not there is a no-op', async () => {
+    const dir = join(root, 'revoke-none');
+    await addCerts({ kind: 'ssl-user', dir }, [certs[0]!.certDer]);
+    const out = await revokeCerts({ kind: 'ssl-user', dir }, [certs[2]!.certinfo]);
+    expect(out.events).toEqual([]);
+    expect((await readDb({ kind: 'ssl-user', dir })).certs).toHaveLength(1);
+  });
+
+  it('signer database: root-owned, not group/other-writable, fixed when it was not', async () => {
+    const dir = join(root, 'etc', 'systemtap', 'staprun');
+    mkdirSync(dir, { recursive: true });
+    chmodSync(dir, 0o777);
+    chownSync(dir, 65534, 65534);
+    const out = await addCerts({ kind: 'signer', dir }, [certs[1]!.certDer]);
+    expect(out.events.map((e) => e.op)).toEqual(['perms-fixed', 'created', 'added']);
+    const st = statSync(dir);
+    expect(st.uid).toBe(0);
+    expect(st.mode & 0o022).toBe(0);
+    const state = await readDb({ kind: 'signer', dir });
+    expect(state.mode).toBe('755');
+    expect(state.certs.map((c) => c.certinfo)).toEqual([certs[1]!.certinfo]);
+  });
+
+  it('a directory name with quotes and $() is used literally', async () => {
+    const dir = join(root, `we'ird $(touch ${join(root, 'pwned2')}) dir`);
+    await addCerts({ kind: 'ssl-user', dir }, [certs[2]!.certDer]);
+    expect((await readDb({ kind: 'ssl-user', dir })).certs.map((c) => c.certinfo)).toEqual([certs[2]!.certinfo]);
+    expect(existsSync(join(root, 'pwned2'))).toBe(false);
+  });
+
+  it('the ssl-user database defaults to $SYSTEMTAP_DIR/ssl/client like stap', async () => {
+    const sd = join(root, 'stapdir');
+    const out = await runScriptLocally(
+      buildApplyScript([{ db: { kind: 'ssl-user' }, add: [{ der: certs[0]!.certDer }], revoke: [] }], { method: 'certutil' }),
+      { env: { ...process.env, SYSTEMTAP_DIR: sd } },
+    );
+    expect(out.states[0]!.dir).toBe(join(sd, 'ssl', 'client'));
+    expect(out.states[0]!.certs.map((c) => c.sha256)).toEqual([sha256Hex(certs[0]!.certDer)]);
+  });
+});
