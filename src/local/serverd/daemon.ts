@@ -4,7 +4,8 @@
  * request, and drain then exit 0 on SIGTERM/SIGINT/SIGHUP.
  */
 import { createServer, type Server, type TLSSocket } from 'node:tls';
-import { userInfo, hostname } from 'node:os';
+import { userInfo, hostname, homedir } from 'node:os';
+import { resolveReleases } from './releases.js';
 import { StapFleetError } from '../../errors.js';
 import { ensureServerCertificate, checkServerCertificate, type ServerCredentials } from '../../trust/cert.js';
 import type { ServerdOptions } from './options.js';
@@ -70,6 +71,7 @@ function listen(server: Server, port: number): Promise<{ port: number; address: 
 export async function startServerd(opts: ServerdOptions, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<RunningServer> {
   assertNotRoot(env);
   log.log(`===== compile server pid ${process.pid} starting as ${currentUser()} =====`);
+  const releases = resolveReleases(opts.releases);
   let creds = await loadCredentials(opts, log);
 
   const queue = new WorkQueue(opts.maxThreads);
@@ -102,18 +104,30 @@ export async function startServerd(opts: ServerdOptions, log: Logger, env: NodeJ
   };
 
   const ctx: ConnectionContext = {
-    opts,
     log,
     queue,
-    serverHome: env.HOME,
+    maxCompressedRequest: opts.maxCompressedRequest,
+    requestTimeoutMs: opts.requestTimeoutSec * 1000,
+    keepTemp: opts.keepTemp,
     onRequestDone: recheckCertificate,
-    isStopping: () => stopping,
+    process: {
+      stap: opts.stap,
+      serverStapOptions: opts.stapOptions,
+      releases: new Set(releases.keys()),
+      maxRequestSize: opts.maxRequestSize,
+      compileTimeoutMs: opts.compileTimeoutSec * 1000,
+      tmpParent: opts.tmpDir,
+      serverEnv: env,
+      serverHome: env.HOME || homedir(),
+      signingKey: () => creds.keyPem,
+      log: (m) => log.log(m),
+    },
   };
 
   server.on('secureConnection', (socket: TLSSocket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    handleConnection(socket, ctx);
+    void handleConnection(socket, ctx);
   });
   server.on('tlsClientError', (err: Error & { code?: string }, socket) => {
     const peer = socket.remoteAddress ? `[${socket.remoteAddress}]:${socket.remotePort}` : 'unknown';

@@ -14,6 +14,8 @@ export interface ServerdOptions {
   include: string[];
   define: string[];
   runtime?: string;
+  /** The -a -B -D -I -R options as stap words, in command-line order (what each stap run gets). */
+  stapOptions: string[];
   keepTemp: boolean;
   port: number;
   sslDir: string;
@@ -61,15 +63,20 @@ export function defaultSslDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.HOME || homedir(), '.systemtap', 'ssl', 'server');
 }
 
-export function buildCommand(): Command {
+export function buildCommand(stapOptions: string[] = []): Command {
+  // Each parser runs once per occurrence, in command-line order, which is the order stap gets them.
+  const ordered = (words: (v: string) => string[]) => (value: string, previous: string[]): string[] => {
+    stapOptions.push(...words(value));
+    return [...previous, value];
+  };
   return new Command('stap-serverd')
     .description("SystemTap compile server daemon (stap-fleet's replacement for SystemTap 4.8's stap-serverd)")
-    .option('-a <arch>', 'target architecture passed to each stap run')
+    .option('-a <arch>', 'target architecture passed to each stap run', (v: string) => (stapOptions.push('-a', v), v))
     .option('-r <release>', 'kernel release (or absolute build tree) served; repeatable', collect, [])
-    .option('-B <option>', 'kbuild option passed to each stap run; repeatable', collect, [])
-    .option('-I <dir>', 'tapset directory passed to each stap run; repeatable', collect, [])
-    .option('-D <define>', 'macro definition passed to each stap run; repeatable', collect, [])
-    .option('-R <dir>', 'runtime directory passed to each stap run')
+    .option('-B <option>', 'kbuild option passed to each stap run; repeatable', ordered((v) => [`-B${v}`]), [])
+    .option('-I <dir>', 'tapset directory passed to each stap run; repeatable', ordered((v) => [`-I${v}`]), [])
+    .option('-D <define>', 'macro definition passed to each stap run; repeatable', ordered((v) => [`-D${v}`]), [])
+    .option('-R <dir>', 'runtime directory passed to each stap run', (v: string) => (stapOptions.push(`-R${v}`), v))
     .option('-k', 'keep the temporary request/response directories')
     .option('-P', 'ignored (stap-serverd asks for an NSS password; our key file has none)')
     .option('--port <n>', 'TCP port (0 or absent: a random free port)', parseNumber('port', 65535), 0)
@@ -92,7 +99,8 @@ export type ParseResult = { kind: 'options'; options: ServerdOptions } | { kind:
 
 /** Parses argv (without node and script). Throws StapFleetError('SF_USAGE') on bad input. */
 export function parseServerdArgs(argv: string[], env: NodeJS.ProcessEnv = process.env, out?: { write: (s: string) => void; err: (s: string) => void }): ParseResult {
-  const cmd = buildCommand();
+  const stapOptions: string[] = [];
+  const cmd = buildCommand(stapOptions);
   if (out) cmd.configureOutput({ writeOut: out.write, writeErr: out.err });
   try {
     cmd.parse(argv, { from: 'user' });
@@ -115,6 +123,7 @@ export function parseServerdArgs(argv: string[], env: NodeJS.ProcessEnv = proces
     include: o.I as string[],
     define: o.D as string[],
     runtime: o.R as string | undefined,
+    stapOptions,
     keepTemp: Boolean(o.k),
     port: o.port as number,
     sslDir: (o.ssl as string | undefined) ?? defaultSslDir(env),
