@@ -19,6 +19,7 @@ import {
 } from './settings.js';
 import { stopServer } from './stop.js';
 import { ScriptLog } from './scriptlog.js';
+import { ensureAgent } from './agent-hook.js';
 
 export const ACTIONS = ['start', 'stop', 'restart', 'condrestart', 'try-restart', 'force-reload', 'status'] as const;
 export type Action = (typeof ACTIONS)[number];
@@ -126,22 +127,30 @@ export async function runAction(action: Action, argv: readonly string[], env?: E
   try {
     switch (action) {
       case 'start':
-        return await start(svc, startSpecs());
+        return await withAgent(svc, await start(svc, startSpecs()));
       case 'stop':
         return await stop(svc, specs);
       case 'restart':
       case 'condrestart':
       case 'try-restart':
-        return await restart(svc, specs, action === 'restart' ? startSpecs : undefined);
+        return await withAgent(svc, await restart(svc, specs, action === 'restart' ? startSpecs : undefined));
       case 'force-reload': {
         const stopped = await stop(svc, []);
         const started = await start(svc, startSpecs());
-        return merge(stopped, started);
+        return await withAgent(svc, merge(stopped, started));
       }
     }
   } finally {
     await lock.release();
   }
+}
+
+/** Servers are running: make sure the agent advertises them (a failure is a warning, not a failed start). */
+async function withAgent(svc: Service, r: ActionResult): Promise<ActionResult> {
+  if (!svc.env.agent || svc.store.list().length === 0) return r;
+  const warning = await ensureAgent({ statPath: svc.globals.statPath, logFile: svc.globals.logFile });
+  if (warning) r.errors.push(warning);
+  return r;
 }
 
 function merge(a: ActionResult, b: ActionResult): ActionResult {
