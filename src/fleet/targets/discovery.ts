@@ -1,0 +1,165 @@
+/**
+ * mDNS discovery with bonjour-service (no D-Bus needed): browses `_stap-agent._tcp` (the agents: TXT
+ * version, host, sshport, servers) and `_stap._tcp` (compile servers: sysinfo, optinfo, version, certinfo),
+ * stops once answers go quiet, and de-duplicates hosts seen on several addresses. TXT is decoded from
+ * rawTxt because bonjour-service's decoder loses `optinfo=` (empty value) and 1-byte entries.
+ */
+import { Bonjour } from 'bonjour-service';
+
+export interface Advertisement {
+  kind: 'agent' | 'server';
+  /** Service instance name. */
+  instance: string;
+  /** SRV target, e.g. "h3.local". */
+  srvHost: string;
+  /** Host name this advertisement belongs to (agent TXT host=, else SRV target without .local). */
+  host: string;
+  port: number;
+  addresses: string[];
+  txt: Record<string, string>;
+}
+
+export interface DiscoveredHost {
+  name: string;
+  addresses: string[];
+  /** SSH port from the agent's TXT (default 22). */
+  sshPort: number;
+  agent?: Advertisement;
+  servers: Advertisement[];
+}
+
+export interface DiscoveryOptions {
+  /** Hard cap on browsing time (default 3000 ms). */
+  maxMs?: number;
+  /** Stop once no new service answered for this long after the first answer (default 300 ms). */
+  quietMs?: number;
+  /** Minimum browsing time even when answers are quick (default 150 ms). */
+  minMs?: number;
+  types?: Array<'agent' | 'server'>;
+}
+
+export const AGENT_SERVICE_TYPE = 'stap-agent';
+export const SERVER_SERVICE_TYPE = 'stap';
+
+/** Decodes DNS-SD TXT strings exactly: "key=value" (value may be empty), "key" alone = "". */
+export function decodeTxt(raw: unknown): Record<string, string> {
+  const entries: Buffer[] = Array.isArray(raw) ? (raw as Buffer[]) : Buffer.isBuffer(raw) ? [raw] : [];
+  const out: Record<string, string> = {};
+  for (const entry of entries) {
+    const s = Buffer.isBuffer(entry) ? entry.toString('utf8') : String(entry);
+    if (!s) continue;
+    const eq = s.indexOf('=');
+    const key = (eq < 0 ? s : s.slice(0, eq)).toLowerCase();
+    if (!key || key in out) continue; // RFC 6763 6.4: the first occurrence wins
+    out[key] = eq < 0 ? '' : s.slice(eq + 1);
+  }
+  return out;
+}
+
+const stripLocal = (h: string) => h.replace(/\.$/, '').replace(/\.local$/i, '');
+
+export function sshPortFromTxt(txt: Record<string, string>): number | undefined {
+  for (const k of ['sshport', 'ssh-port', 'ssh_port', 'ssh']) {
+    const v = txt[k];
+    if (v && /^\d+$/.test(v) && Number(v) > 0 && Number(v) < 65536) return Number(v);
+  }
+  return undefined;
+}
+
+/** Groups advertisements by host, merging addresses; agent TXT host= wins over SRV targets. */
+export function groupByHost(ads: Advertisement[]): DiscoveredHost[] {
+  const hosts = new Map<string, DiscoveredHost>();
+  const byAddress = new Map<string, DiscoveredHost>();
+  const sorted = [...ads].sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'agent' ? -1 : 1));
+  for (const ad of sorted) {
+    let h = hosts.get(ad.host) ?? ad.addresses.map((a) => byAddress.get(a)).find((x) => x);
+    if (!h) {
+      h = { name: ad.host, addresses: [], sshPort: 22, servers: [] };
+      hosts.set(ad.host, h);
+    }
+    for (const a of ad.addresses) {
+      if (!h.addresses.includes(a)) h.addresses.push(a);
+      byAddress.set(a, h);
+    }
+    if (ad.kind === 'agent') {
+      h.agent ??= ad;
+      h.sshPort = sshPortFromTxt(ad.txt) ?? h.sshPort;
+    } else if (!h.servers.some((s) => s.instance === ad.instance)) h.servers.push(ad);
+  }
+  // IPv4 first: it is what sshd listens on in most LANs, and link-local IPv6 needs a scope id.
+  for (const h of hosts.values()) h.addresses.sort((a, b) => Number(a.includes(':')) - Number(b.includes(':')));
+  return [...hosts.values()];
+}
+
+/** Server-advertisement filters: kernel release and arch, from TXT sysinfo="<release> <arch>". */
+export function matchesFilters(ad: Advertisement, f: { release?: string; arch?: string }): boolean {
+  const [release, arch] = (ad.txt.sysinfo ?? '').split(/\s+/);
+  if (f.release && release !== f.release) return false;
+  if (f.arch && arch !== f.arch) return false;
+  return true;
+}
+
+/** Host filter: a host passes when one of its servers matches, or (no servers) its agent TXT does. */
+export function hostMatchesFilters(h: DiscoveredHost, f: { release?: string; arch?: string }): boolean {
+  if (!f.release && !f.arch) return true;
+  if (h.servers.some((s) => matchesFilters(s, f))) return true;
+  const t = h.agent?.txt ?? {};
+  const releases = (t.releases ?? t.release ?? '').split(/[\s,]+/).filter(Boolean);
+  if (f.release && !releases.includes(f.release)) return false;
+  if (f.arch && t.arch !== f.arch) return false;
+  return !!(f.release ? releases.length : t.arch);
+}
+
+function toAdvertisement(kind: Advertisement['kind'], s: {
+  name?: string; host?: string; port?: number; addresses?: string[]; rawTxt?: unknown; referer?: { address?: string };
+}): Advertisement | undefined {
+  if (!s.name || !s.host) return undefined;
+  const txt = decodeTxt(s.rawTxt);
+  const srvHost = s.host;
+  const host = (kind === 'agent' && (txt.host || txt.hostname)) || stripLocal(srvHost);
+  const addresses = [...(s.addresses ?? [])];
+  if (!addresses.length && s.referer?.address) addresses.push(s.referer.address);
+  return { kind, instance: s.name, srvHost, host: stripLocal(host), port: s.port ?? 0, addresses, txt };
+}
+
+/** Browses the LAN; resolves with every advertisement seen, at most after maxMs. */
+export async function browse(opts: DiscoveryOptions = {}): Promise<Advertisement[]> {
+  const maxMs = opts.maxMs ?? 3000;
+  const quietMs = opts.quietMs ?? 300;
+  const minMs = Math.min(opts.minMs ?? 150, maxMs);
+  const types = opts.types ?? ['agent', 'server'];
+  const bonjour = new Bonjour({}, () => undefined);
+  const t0 = Date.now();
+  let lastAnswer = 0;
+  const browsers = types.map((kind) => ({
+    kind,
+    browser: bonjour.find({ type: kind === 'agent' ? AGENT_SERVICE_TYPE : SERVER_SERVICE_TYPE }, () => {
+      lastAnswer = Date.now();
+    }),
+  }));
+  await new Promise<void>((resolve) => {
+    const tick = setInterval(() => {
+      const now = Date.now();
+      const elapsed = now - t0;
+      const quiet = lastAnswer > 0 && now - lastAnswer >= quietMs && elapsed >= minMs;
+      if (quiet || elapsed >= maxMs) {
+        clearInterval(tick);
+        resolve();
+      }
+    }, 20);
+  });
+  const ads: Advertisement[] = [];
+  for (const { kind, browser } of browsers) {
+    for (const s of browser.services) {
+      const ad = toAdvertisement(kind, s as never);
+      if (ad) ads.push(ad);
+    }
+    browser.stop();
+  }
+  await new Promise<void>((r) => bonjour.destroy(() => r()));
+  return ads;
+}
+
+export async function discoverHosts(opts: DiscoveryOptions = {}): Promise<DiscoveredHost[]> {
+  return groupByHost(await browse(opts));
+}
