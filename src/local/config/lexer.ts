@@ -97,6 +97,10 @@ class LineParser {
     }
 
     const value = this.peek() === '(' ? this.readArray() : { kind: 'word' as const, word: this.readWord('scalar') };
+    if (value.kind === 'array' && !this.atEnd() && !BLANK.test(this.peek())) {
+      // bash only sees an array in NAME=(...) when ')' ends the word; NAME=(a)b is a plain string.
+      throw this.error(`')' must be followed by a blank or the end of the line, not '${this.peek()}'`);
+    }
     this.readTrailer();
     return { line: this.line, name, append, exported, value };
   }
@@ -106,7 +110,7 @@ class LineParser {
     const hadBlank = this.skipBlanks();
     if (this.atEnd()) return;
     const c = this.peek();
-    if (c === '#' && (hadBlank || this.src[this.pos - 1] === ')')) return;
+    if (c === '#' && hadBlank) return;
     const reason = METACHAR_REASON[c];
     if (reason) throw this.error(reason);
     const rest = this.src.slice(this.pos).split(/[ \t]/)[0];
