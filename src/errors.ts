@@ -40,6 +40,10 @@ export const ERRORS = {
     category: 'not-installed',
     message: "user '{user}' cannot read {path}: install stap-fleet in a world-readable location",
   },
+  SF_STAT_DIR: { category: 'failure', message: 'Failed to make stat directory ({dir}): {detail}' },
+  SF_LOG_DIR: { category: 'failure', message: 'Failed to make log directory ({dir}): {detail}' },
+  SF_LOCK: { category: 'failure', message: 'cannot lock {file}: {detail}' },
+  SF_BAD_VALUE: { category: 'usage', message: '{detail}' },
 
   // --- compile server (src/local/serverd) ---
   SF_SERVERD_ROOT: {
@@ -48,6 +52,12 @@ export const ERRORS = {
   },
   SF_SERVERD_START: { category: 'failure', message: 'Unable to start a systemtap server: {detail}' },
   SF_REQUEST_REJECTED: { category: 'failure', message: '{detail}' },
+
+  // --- agent (src/local/agent) ---
+  SF_AGENT_RUNNING: { category: 'failure', message: 'stap-agent already runs as pid {pid} for {statPath}' },
+  SF_AGENT_START: { category: 'failure', message: 'cannot start stap-agent: {detail}' },
+  SF_AGENT_STOP: { category: 'failure', message: 'stap-agent (pid {pid}) {detail}' },
+  SF_AGENT_INTERFACE: { category: 'not-configured', message: 'stap-agent: {detail}' },
 
   // --- trust (src/trust) ---
   SF_CERT: { category: 'failure', message: 'certificate problem in {dir}: {detail}' },

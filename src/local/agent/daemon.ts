@@ -1,0 +1,197 @@
+/**
+ * The agent loop: watch STAT_PATH (inotify + a short poll for processes that die without touching their files),
+ * compute what should be advertised, pick the backend (Avahi when avahi-daemon runs, else embedded), reconcile it,
+ * and record the result in the state file.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, watch, type FSWatcher } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { AvahiFileBackend } from './avahi-files.js';
+import type { Backend, BackendKind } from './backend.js';
+import { avahiDaemonPid, chooseBackend, DEFAULT_AVAHI_PID_FILE, type BackendChoice } from './detect.js';
+import { EmbeddedBackend } from './embedded.js';
+import { desiredServices } from './model.js';
+import { ServerScanner } from './servers.js';
+import { writeState, stateFile, type AgentState } from './state.js';
+
+export interface AgentOptions {
+  statPath: string;
+  backend: BackendChoice;
+  avahiServicesDir: string;
+  avahiPidFile: string;
+  /** Interfaces for the embedded responder (names or IPv4 addresses); empty = all. */
+  interfaces: string[];
+  sshPort: number;
+  /** Liveness poll interval (ms); inotify covers file changes at once. */
+  pollMs: number;
+  /** How long a vanished avahi-daemon keeps the Avahi backend (auto mode). */
+  avahiGraceMs: number;
+  advertiseAgent: boolean;
+  hostname?: string;
+  log: (msg: string) => void;
+}
+
+export const DEFAULT_STAT_PATH = '/var/run/stap-server';
+export const DEFAULT_AVAHI_SERVICES_DIR = '/etc/avahi/services';
+
+export function defaultAgentOptions(over: Partial<AgentOptions> = {}): AgentOptions {
+  return {
+    statPath: process.env.STAT_PATH || DEFAULT_STAT_PATH,
+    backend: 'auto',
+    avahiServicesDir: process.env.STAP_AGENT_AVAHI_SERVICES_DIR || DEFAULT_AVAHI_SERVICES_DIR,
+    avahiPidFile: process.env.STAP_AGENT_AVAHI_PID_FILE || DEFAULT_AVAHI_PID_FILE,
+    interfaces: [],
+    sshPort: 22,
+    pollMs: 200,
+    avahiGraceMs: 10_000,
+    advertiseAgent: true,
+    log: (msg) => process.stderr.write(`${new Date().toString().slice(0, 24)}: ${msg}\n`),
+    ...over,
+  };
+}
+
+export function agentVersion(): string {
+  try {
+    const pkg = fileURLToPath(new URL('../../../package.json', import.meta.url));
+    return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export class Agent {
+  private backend: Backend | undefined;
+  private backendReason = '';
+  private readonly scanner: ServerScanner;
+  private watcher: FSWatcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private dirty = false;
+  private stopped = false;
+  private lastAvahiSeen = 0;
+  private lastStateJson = '';
+  private readonly startedAt = new Date().toISOString();
+  private readonly hostname: string;
+  private readonly version = agentVersion();
+  private lastErrors: string[] = [];
+
+  constructor(readonly opts: AgentOptions) {
+    this.scanner = new ServerScanner(opts.statPath);
+    this.hostname = opts.hostname ?? osHostname();
+  }
+
+  async start(): Promise<void> {
+    mkdirSync(this.opts.statPath, { recursive: true });
+    this.opts.log(`stap-agent ${this.version} (pid ${process.pid}) on ${this.hostname}: watching ${this.opts.statPath}`);
+    try {
+      this.watcher = watch(this.opts.statPath, { persistent: true }, () => this.kick());
+      this.watcher.on('error', (e) => this.opts.log(`watch error: ${e.message}`));
+    } catch (e) {
+      this.opts.log(`cannot watch ${this.opts.statPath} (${(e as Error).message}); polling only`);
+    }
+    await this.tick();
+    this.timer = setInterval(() => this.kick(), this.opts.pollMs);
+  }
+
+  /** Requests a reconcile; coalesces while one runs. */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.dirty = true;
+      return;
+    }
+    void this.tick();
+  }
+
+  private async tick(): Promise<void> {
+    this.running = true;
+    try {
+      do {
+        this.dirty = false;
+        await this.reconcile();
+      } while (this.dirty && !this.stopped);
+    } catch (e) {
+      this.opts.log(`reconcile failed: ${(e as Error).stack ?? String(e)}`);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async reconcile(): Promise<void> {
+    if (this.stopped) return;
+    const avahiPid = avahiDaemonPid(this.opts.avahiPidFile);
+    const now = Date.now();
+    if (avahiPid) this.lastAvahiSeen = now;
+    const kind = chooseBackend(this.opts.backend, avahiPid !== undefined, this.backend?.kind, now - this.lastAvahiSeen, this.opts.avahiGraceMs);
+    this.backendReason =
+      this.opts.backend !== 'auto'
+        ? 'configured'
+        : avahiPid
+          ? `avahi-daemon running (pid ${avahiPid})`
+          : kind === 'avahi'
+            ? 'avahi-daemon not running; waiting for it to come back'
+            : 'no avahi-daemon';
+    if (this.backend?.kind !== kind) await this.switchBackend(kind);
+    const { live, ignored, errors } = this.scanner.scan();
+    const desired = desiredServices(live, {
+      hostname: this.hostname,
+      agentVersion: this.version,
+      sshPort: this.opts.sshPort,
+      advertiseAgent: this.opts.advertiseAgent,
+    });
+    await this.backend!.apply(desired);
+    if (errors.join('\n') !== this.lastErrors.join('\n')) for (const e of errors) this.opts.log(`status file: ${e}`);
+    this.lastErrors = errors;
+    this.saveState(ignored, errors);
+  }
+
+  private async switchBackend(kind: BackendKind): Promise<void> {
+    if (this.backend) {
+      this.opts.log(`switching backend ${this.backend.kind} -> ${kind} (${this.backendReason})`);
+      await this.backend.close();
+    } else {
+      this.opts.log(`backend: ${kind} (${this.backendReason})`);
+    }
+    this.backend =
+      kind === 'avahi'
+        ? new AvahiFileBackend(this.opts.avahiServicesDir, this.opts.log)
+        : new EmbeddedBackend({ hostname: this.hostname, interfaces: this.opts.interfaces, log: this.opts.log, onChange: () => this.kick() });
+  }
+
+  private saveState(ignored: AgentState['ignored'], errors: string[]): void {
+    const state: AgentState = {
+      pid: process.pid,
+      version: this.version,
+      hostname: this.hostname,
+      startedAt: this.startedAt,
+      updatedAt: '',
+      statPath: this.opts.statPath,
+      backend: this.backend!.kind,
+      backendReason: this.backendReason,
+      avahiServicesDir: this.opts.avahiServicesDir,
+      interfaces: this.opts.interfaces,
+      services: this.backend!.snapshot(),
+      ignored,
+      errors,
+    };
+    const json = JSON.stringify(state);
+    if (json === this.lastStateJson && existsSync(stateFile(this.opts.statPath))) return;
+    this.lastStateJson = json;
+    state.updatedAt = new Date().toISOString();
+    writeState(this.opts.statPath, state);
+  }
+
+  /** Withdraws everything and removes the state file. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.watcher?.close();
+    // Let an in-flight reconcile finish before closing the backend it uses.
+    const deadline = Date.now() + 3000;
+    while (this.running && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await this.backend?.close();
+    rmSync(stateFile(this.opts.statPath), { force: true });
+    this.opts.log('stap-agent exiting; all advertisements withdrawn');
+  }
+}
