@@ -1,0 +1,327 @@
+/**
+ * `stap-fleet trust`: bulk trust enrollment (section 5 of the stap-server README across a fleet).
+ * Collect the servers' certificates (TLS, checked against the advertised certinfo), then on every client
+ * host over SSH add (or --revoke) them in the selected NSS databases, verify by reading the databases
+ * back, and report a clients x servers matrix.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { StapFleetError } from '../../errors.js';
+import { FLEET_EXIT } from '../exit-codes.js';
+import { runOnHosts } from '../runner.js';
+import type { RunnerProgress } from '../runner.js';
+import { browse } from '../targets/discovery.js';
+import { makeProgress } from '../output/progress.js';
+import { makeStyle } from '../output/style.js';
+import { buildContext, defaultFleetOptions } from './context.js';
+import type { FleetContext, FleetOptions } from './context.js';
+import { candidatesFromAdvertisements, collectServers, parseServerSpec } from '../../trust/collect.js';
+import type { CollectedServer, ServerCandidate } from '../../trust/collect.js';
+import { databasesFor, selectionFrom } from '../../trust/enroll/plan.js';
+import type { EnrollMode, PlannedServer, TrustSelection } from '../../trust/enroll/plan.js';
+import { enrollClient } from '../../trust/enroll/apply.js';
+import type { ClientOutcome, SudoPolicy } from '../../trust/enroll/apply.js';
+import { buildDocument, renderDocument, serverReport } from '../../trust/enroll/report.js';
+import type { TrustClientReport, TrustDocument, TrustServerReport } from '../../trust/enroll/report.js';
+
+export interface TrustRequest {
+  mode: EnrollMode;
+  dryRun: boolean;
+  selection: TrustSelection;
+  /** `addr:port[=certinfo]` specs. */
+  servers: string[];
+  /** certinfos to revoke without contacting any server (--revoke only). */
+  certinfos: string[];
+  /** Browse _stap._tcp for servers (default: when no --server/--certinfo was given). */
+  mdnsServers: boolean;
+  method: 'auto' | 'certutil';
+  /** Base of the per-user database on the clients (default: their $SYSTEMTAP_DIR, else ~/.systemtap). */
+  systemtapDir?: string;
+  tlsTimeoutMs: number;
+}
+
+const CERTINFO_RE = /^[0-9a-f]{2}(:[0-9a-f]{2})+$/;
+
+function useServerOf(s: { address: string; port: number }): string {
+  return s.address.includes(':') ? `[${s.address}]:${s.port}` : `${s.address}:${s.port}`;
+}
+
+/** Servers to act on: collected ones (checked), plus certinfo-only ones for --revoke. */
+export async function selectServers(
+  ctx: FleetContext,
+  req: TrustRequest,
+): Promise<{ planned: PlannedServer[]; reports: TrustServerReport[] }> {
+  const cands: ServerCandidate[] = req.servers.map(parseServerSpec);
+  if (req.mdnsServers) {
+    const ads = await browse({ types: ['server'], maxMs: ctx.options.mdnsTimeoutMs, quietMs: ctx.options.mdnsQuietMs });
+    cands.push(...candidatesFromAdvertisements(ads, { release: ctx.options.release, arch: ctx.options.arch }));
+  }
+  const collected: CollectedServer[] = cands.length ? await collectServers(cands, { timeoutMs: req.tlsTimeoutMs }) : [];
+  const planned: PlannedServer[] = [];
+  const reports: TrustServerReport[] = [];
+  const seen = new Set<string>();
+  for (const c of collected) {
+    if (c.status === 'ok' && c.certinfo && c.sha256 && c.der) {
+      // The same server seen twice (e.g. one advertisement per release) is one column.
+      if (seen.has(c.sha256)) continue;
+      seen.add(c.sha256);
+      planned.push({ name: c.name, certinfo: c.certinfo, sha256: c.sha256, der: c.der, useServer: useServerOf(c) });
+      reports.push(serverReport(c));
+    } else if (req.mode === 'revoke' && c.status === 'unreachable' && c.claimedCertinfo && CERTINFO_RE.test(c.claimedCertinfo)) {
+      // Revoking needs no contact: the claimed certinfo is what we remove (like stap --trust-servers=revoke).
+      planned.push({ name: c.name, certinfo: c.claimedCertinfo });
+      reports.push({ ...serverReport(c), status: 'certinfo-only', message: undefined });
+    } else {
+      reports.push(serverReport(c));
+    }
+  }
+  for (const ci of req.certinfos) {
+    planned.push({ name: ci, certinfo: ci });
+    reports.push({ name: ci, address: '-', port: 0, source: 'cli', status: 'certinfo-only', certinfo: ci });
+  }
+  return { planned, reports };
+}
+
+export async function fleetTrust(
+  ctx: FleetContext,
+  req: TrustRequest,
+  opts: { onProgress?: (p: RunnerProgress) => void; onServersCollected?: (r: TrustServerReport[]) => void } = {},
+): Promise<TrustDocument> {
+  const o = ctx.options;
+  const [{ targets }, servers] = await Promise.all([ctx.resolve(), selectServers(ctx, req)]);
+  opts.onServersCollected?.(servers.reports);
+  if (targets.length === 0) throw new StapFleetError('SF_TARGETS', { detail: 'no client hosts selected (give node sets, --clients or an inventory)' });
+  const dbs = databasesFor(req.selection, req.systemtapDir);
+  let clients: TrustClientReport[] = [];
+  if (servers.planned.length > 0) {
+    const results = await runOnHosts(
+      targets,
+      ctx.transport,
+      (conn) =>
+        enrollClient(conn, {
+          mode: req.mode,
+          dbs,
+          servers: servers.planned,
+          dryRun: req.dryRun,
+          method: req.method,
+          sudo: o.sudo as SudoPolicy,
+          commandTimeoutMs: o.commandTimeoutMs,
+        }),
+      {
+        fanout: o.fanout,
+        connectTimeoutMs: o.connectTimeoutMs,
+        onProgress: opts.onProgress,
+        categorize: (v: ClientOutcome) => ({ category: v.category, shortMessage: v.shortMessage }),
+      },
+    );
+    clients = results.map((r): TrustClientReport => {
+      const v = r.value;
+      const cells = Object.fromEntries((v?.verification?.cells ?? []).map((c) => [c.server, c.state]));
+      const detail = Object.fromEntries((v?.verification?.cells ?? []).map((c) => [c.server, c.dbs]));
+      return {
+        client: r.target.name,
+        hostname: r.target.hostname,
+        category: r.category,
+        changed: !!v?.verification?.changed,
+        cells,
+        detail,
+        problems: v?.verification?.problems ?? [],
+        message: r.shortMessage,
+        durationMs: Math.round(r.durationMs),
+      };
+    });
+  } else {
+    clients = targets.map((t) => ({ client: t.name, hostname: t.hostname, category: 'ok', changed: false, cells: {}, detail: {}, problems: [], durationMs: 0 }));
+  }
+  const doc = buildDocument({ mode: req.mode, dryRun: req.dryRun, trust: req.selection, servers: servers.reports, clients });
+  if (servers.planned.length === 0) {
+    // Nothing could be selected: never a silent success.
+    return { ...doc, noChange: false, exitCode: Math.max(doc.exitCode, FLEET_EXIT.failed) };
+  }
+  return doc;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// commander wiring
+
+function positiveInt(name: string) {
+  return (v: string) => {
+    if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
+    return Number(v);
+  };
+}
+function seconds(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number of seconds');
+  return Math.round(n * 1000);
+}
+function certinfoArg(v: string, prev: string[]): string[] {
+  const c = v.toLowerCase();
+  if (!CERTINFO_RE.test(c)) throw new InvalidArgumentError(`'${v}' is not a certinfo (hex pairs joined by ':')`);
+  return [...prev, c];
+}
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+/** The SSH/target options trust shares with the other fleet commands (used when the CLI gives none). */
+function addConnectionOptions(cmd: Command): Command {
+  const d = defaultFleetOptions();
+  return cmd
+    .option('-x, --exclude <nodeset>', 'exclude these client hosts (repeatable)', collect, [])
+    .option('-i, --inventory <file>', 'inventory file (env STAP_FLEET_INVENTORY)')
+    .option('-F, --ssh-config <file>', 'ssh client config (default ~/.ssh/config)')
+    .option('--no-mdns', 'browse mDNS neither for clients nor for servers')
+    .option('--mdns-timeout <ms>', 'longest mDNS browse', (v) => Number(v), d.mdnsTimeoutMs)
+    .option('--mdns-quiet <ms>', 'stop browsing once no new answer came for this long', (v) => Number(v), d.mdnsQuietMs)
+    .option('--release <release>', 'only servers advertising this kernel release')
+    .option('--arch <arch>', 'only servers advertising this architecture')
+    .option('-l, --user <user>', 'login user on the clients')
+    .option('-p, --port <port>', 'SSH port for every client', positiveInt('port'))
+    .option('--identity <file>', 'private key file (repeatable; ssh-agent is used too)', collect, [])
+    .option('--known-hosts <file>', 'user known_hosts file (repeatable)', collect, [])
+    .option('--global-known-hosts <file>', 'system known_hosts file (repeatable)', collect, [])
+    .option('--accept-new', 'trust on first use for unknown host keys (never a changed key)', false)
+    .option('-f, --fanout <n>', 'clients in flight at once', positiveInt('fanout'), d.fanout)
+    .option('-t, --connect-timeout <s>', 'connect timeout per client, seconds', seconds, d.connectTimeoutMs)
+    .option('-u, --command-timeout <s>', 'command timeout per client, seconds', seconds, d.commandTimeoutMs)
+    .addOption(new Option('--transport <name>', 'ssh2 (in-process) or openssh (system ssh)').choices(['ssh2', 'openssh']).default(d.transport))
+    .addOption(new Option('--sudo <mode>', 'sudo -n for the root databases (signer, all-users) when the login user is not root').choices(['auto', 'always', 'never']).default(d.sudo))
+    .option('--json', 'print one JSON document on stdout', false)
+    .option('--no-progress', 'no progress line (shown only on a TTY anyway)');
+}
+
+function fleetOptionsFrom(clients: string[], o: Record<string, unknown>): FleetOptions {
+  const d = defaultFleetOptions();
+  return {
+    ...d,
+    targets: clients,
+    exclude: (o.exclude as string[]) ?? [],
+    inventory: o.inventory as string | undefined,
+    sshConfig: o.sshConfig as string | undefined,
+    mdns: o.mdns !== false,
+    mdnsTimeoutMs: (o.mdnsTimeout as number) ?? d.mdnsTimeoutMs,
+    mdnsQuietMs: (o.mdnsQuiet as number) ?? d.mdnsQuietMs,
+    release: o.release as string | undefined,
+    arch: o.arch as string | undefined,
+    user: o.user as string | undefined,
+    port: o.port as number | undefined,
+    identity: (o.identity as string[]) ?? [],
+    knownHosts: (o.knownHosts as string[]) ?? [],
+    globalKnownHosts: (o.globalKnownHosts as string[]) ?? [],
+    acceptNew: !!o.acceptNew,
+    fanout: (o.fanout as number) ?? d.fanout,
+    connectTimeoutMs: (o.connectTimeout as number) ?? d.connectTimeoutMs,
+    commandTimeoutMs: (o.commandTimeout as number) ?? d.commandTimeoutMs,
+    transport: (o.transport as FleetOptions['transport']) ?? d.transport,
+    sudo: (o.sudo as FleetOptions['sudo']) ?? d.sudo,
+    json: !!o.json,
+    progress: o.progress !== false,
+  };
+}
+
+export const TRUST_HELP = `
+What it does (stap --trust-servers=ssl|signer[,all-users],no-prompt --use-server=ADDR:PORT, fleet-wide):
+  1. collect: every selected server's certificate is fetched over TLS and its serial compared with the
+     certinfo it advertises (or that --server ADDR:PORT=CERTINFO names); a mismatch is a possible spoof:
+     that server is skipped and reported.
+  2. enroll: on each client over SSH, the certificate goes into the NSS database(s), nickname stap-server,
+     trust P,P,P: the client's stap adds it where installed and able to reach the server (--method auto),
+     else certutil installs the collected certificate.
+  3. verify: the databases are read back with certutil; a client whose trust did not take is a failure.
+
+Databases (on the clients):
+  default        $SYSTEMTAP_DIR/ssl/client, else ~/.systemtap/ssl/client of the login user
+  --all-users    /etc/systemtap/ssl/client          (root: sudo -n when the login user is not root)
+  --signer       /etc/systemtap/staprun             (root; directory root-owned, not group/other-writable)
+
+Exit codes (the highest wins): 0 ok, 1 controller error, 2 usage, 3 some client failed or some server
+  was skipped, 4 timeout, 5 unreachable, 6 auth refused, 7 host key refused.`;
+
+export interface TrustCommandDeps {
+  io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; env: NodeJS.ProcessEnv };
+  setExitCode: (code: number) => void;
+  /** The fleet CLI's shared option set and its mapping, when it exports them; else our own subset. */
+  addCommonOptions?: (cmd: Command) => Command;
+  toFleetOptions?: (targets: string[], o: Record<string, unknown>) => FleetOptions;
+  buildContext?: (o: FleetOptions) => FleetContext;
+}
+
+export function registerTrustCommand(program: Command, deps: TrustCommandDeps): Command {
+  const base = program
+    .command('trust')
+    .description('add (or --revoke) trust in compile servers on many client hosts over SSH, verified, as a clients x servers matrix')
+    .argument('[clients...]', 'client hosts: node sets (h[1-10], @group, !h3)')
+    .option('-c, --clients <nodeset>', 'client hosts (repeatable; same as the positional node sets)', collect, [])
+    .option('-s, --server <addr:port[=certinfo]>', 'a server to trust; with =certinfo the presented certificate must have that serial (repeatable)', collect, [])
+    .option('--mdns-servers', 'also select the servers advertised over mDNS (_stap._tcp); the default without --server/--certinfo', false)
+    .option('--certinfo <certinfo>', 'with --revoke: a server certificate serial to remove without contacting it (repeatable)', certinfoArg, [])
+    .option('--ssl', 'SSL peer trust (the default unless only --signer is given)', false)
+    .option('--all-users', 'SSL trust for all users (/etc/systemtap/ssl/client) instead of the login user', false)
+    .option('--signer', 'trust as module signer (/etc/systemtap/staprun)', false)
+    .option('--revoke', 'remove the selected servers\u2019 certificates (by certinfo) and verify they are gone', false)
+    .option('-n, --dry-run', 'print the plan; change nothing', false)
+    .addOption(new Option('--method <method>', "auto: the client's stap adds the trust where it can, certutil otherwise; certutil: always certutil").choices(['auto', 'certutil']).default('auto'))
+    .option('--systemtap-dir <dir>', "per-user database base on the clients (default: the client's $SYSTEMTAP_DIR, else ~/.systemtap)")
+    .option('--tls-timeout <s>', 'time to fetch each server certificate, seconds', seconds, 5000);
+  const cmd = (deps.addCommonOptions ?? addConnectionOptions)(base).addHelpText(
+    'after',
+    `${TRUST_HELP}\n\nExamples:\n  stap-fleet trust 'client[1-10]'                           # every advertised server, login user\n  stap-fleet trust @clients --all-users --signer -s 10.0.0.1:7777\n  stap-fleet trust @clients -s 10.0.0.1:7777=00:cc:24:bf:1d --dry-run\n  stap-fleet trust @clients --revoke --certinfo 00:cc:24:bf:1d --json\n`,
+  );
+  cmd.action(async (positional: string[], o: Record<string, unknown>) => {
+    const clients = [...positional, ...((o.clients as string[]) ?? [])];
+    const options = (deps.toFleetOptions ?? fleetOptionsFrom)(clients, o);
+    const servers = (o.server as string[]) ?? [];
+    const certinfos = (o.certinfo as string[]) ?? [];
+    if (certinfos.length && !o.revoke) throw new StapFleetError('SF_USAGE', { detail: '--certinfo without --revoke: trusting needs the certificate itself (use --server ADDR:PORT=CERTINFO)' });
+    const req: TrustRequest = {
+      mode: o.revoke ? 'revoke' : 'enroll',
+      dryRun: !!o.dryRun,
+      selection: selectionFrom({ ssl: !!o.ssl, allUsers: !!o.allUsers, signer: !!o.signer }),
+      servers,
+      certinfos,
+      mdnsServers: options.mdns && (!!o.mdnsServers || (servers.length === 0 && certinfos.length === 0)),
+      method: o.method as 'auto' | 'certutil',
+      systemtapDir: o.systemtapDir as string | undefined,
+      tlsTimeoutMs: (o.tlsTimeout as number) ?? 5000,
+    };
+    if (!req.mdnsServers && servers.length === 0 && certinfos.length === 0) {
+      throw new StapFleetError('SF_USAGE', { detail: 'no servers: give --server ADDR:PORT, --certinfo (with --revoke), or allow mDNS' });
+    }
+    // Clients come from node sets / inventory; browse mDNS for clients only when none were named.
+    const ctx = (deps.buildContext ?? buildContext)({ ...options, mdns: options.mdns && clients.length === 0 });
+    const progress = makeProgress(deps.io.stderr, options.progress && !options.json, 'trust');
+    try {
+      const doc = await fleetTrust(ctx, req, { onProgress: (p) => progress.update(p) });
+      progress.done();
+      deps.io.stdout.write(options.json ? JSON.stringify(doc, null, 2) + '\n' : renderDocument(doc, makeStyle(deps.io.stdout, deps.io.env)));
+      deps.setExitCode(doc.exitCode);
+    } finally {
+      await ctx.transport.dispose?.();
+    }
+  });
+  return cmd;
+}
+
+/** Standalone entry (`stap-fleet trust ...` before the fleet CLI wires the command itself). */
+export async function trustMain(
+  argv: string[],
+  io: TrustCommandDeps['io'] = { stdout: process.stdout, stderr: process.stderr, env: process.env },
+): Promise<number> {
+  let exitCode: number = FLEET_EXIT.ok;
+  const program = new Command('stap-fleet')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+  registerTrustCommand(program, { io, setExitCode: (c) => (exitCode = c) });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number };
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version') return 0;
+    if (typeof e.code === 'string' && e.code.startsWith('commander.')) return FLEET_EXIT.usage;
+    if (err instanceof StapFleetError) {
+      io.stderr.write(`stap-fleet: ${err.message}\n`);
+      return err.category === 'usage' ? FLEET_EXIT.usage : FLEET_EXIT.error;
+    }
+    io.stderr.write(`stap-fleet: ${err instanceof Error ? err.message : String(err)}\n`);
+    return FLEET_EXIT.error;
+  }
+}
