@@ -9,7 +9,7 @@ import { foldOutputs } from './fold.js';
 import type { Style } from './style.js';
 import { renderTable } from './table.js';
 
-const ORDER: HostCategory[] = ['ok', 'failed', 'timeout', 'unreachable', 'auth', 'hostkey'];
+const ORDER: HostCategory[] = ['ok', 'failed', 'unreachable', 'timeout', 'auth', 'hostkey'];
 
 export function renderSummary(summary: Record<HostCategory, string[]>, style: Style): string {
   const total = ORDER.reduce((n, c) => n + summary[c].length, 0);

@@ -118,13 +118,14 @@ export function foldNodeSet(names: string[]): string {
     }
     const [, head, digits, tail] = m;
     const width = digits!.length > 1 && digits!.startsWith('0') ? digits!.length : 0;
-    const key = `${head}\u0000${tail}\u0000${width}`;
+    const key = `${head}\u0000${tail}`;
     let b = buckets.get(key);
     if (!b) {
       b = { head: head!, tail: tail!, width, nums: [] };
       buckets.set(key, b);
       order.push(`bucket:${key}`);
     }
+    b.width = Math.max(b.width, width); // n08,n09,n10 share the padded width 2
     b.nums.push(Number(digits));
   }
   const parts = order.map((o) => {

@@ -68,7 +68,7 @@ export function knownHostsName(host: string, port: number): string {
 
 function globMatch(pattern: string, text: string): boolean {
   const re = new RegExp(
-    '^' + pattern.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$',
+    '^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$',
     'i',
   );
   return re.test(text);
