@@ -101,7 +101,8 @@ export type ParseResult = { kind: 'options'; options: ServerdOptions } | { kind:
 export function parseServerdArgs(argv: string[], env: NodeJS.ProcessEnv = process.env, out?: { write: (s: string) => void; err: (s: string) => void }): ParseResult {
   const stapOptions: string[] = [];
   const cmd = buildCommand(stapOptions);
-  if (out) cmd.configureOutput({ writeOut: out.write, writeErr: out.err });
+  // Errors are reported once, by the caller, from the StapFleetError we throw.
+  cmd.configureOutput({ outputError: () => undefined, ...(out ? { writeOut: out.write, writeErr: out.err } : {}) });
   try {
     cmd.parse(argv, { from: 'user' });
   } catch (err) {
