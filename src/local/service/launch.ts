@@ -112,7 +112,7 @@ export async function launchServer(spec: ServerSpec, o: LaunchOptions): Promise<
   const releases = releaseNames(spec.releases);
   prepareLog(user, spec.log);
   const sslDir = spec.ssl || defaultSslDir(user);
-  makeDirsFor(user, dirname(sslDir), 'SF_SERVERD_START');
+  makeDirsFor(user, sslDir, 'SF_SERVERD_START');
 
   const asSelf = (process.geteuid?.() ?? 0) === user.uid;
   const cwd = existsSync(user.home) ? user.home : '/';
