@@ -7,6 +7,7 @@ import type { FleetOptions } from './commands/context.js';
 import { SERVICE_ACTIONS } from './commands/remote.js';
 import type { ServiceAction, SudoMode } from './commands/remote.js';
 import { fleetStatus } from './commands/status.js';
+import { registerTrustCommand } from './commands/trust.js';
 import { FLEET_EXIT } from './exit-codes.js';
 import { makeProgress } from './output/progress.js';
 import { renderAction, renderStatus } from './output/render.js';
@@ -46,7 +47,7 @@ function millis(v: string): number {
 }
 const collect = (v: string, prev: string[]) => [...prev, v];
 
-function addCommonOptions(cmd: Command): Command {
+export function addCommonOptions(cmd: Command): Command {
   const d = defaultFleetOptions();
   return cmd
     .option('-x, --exclude <nodeset>', 'exclude these hosts (repeatable)', collect, [])
@@ -75,7 +76,7 @@ function addCommonOptions(cmd: Command): Command {
     .option('--no-progress', 'no progress line (it is shown only on a TTY anyway)');
 }
 
-function toFleetOptions(targets: string[], o: Record<string, unknown>): FleetOptions {
+export function toFleetOptions(targets: string[], o: Record<string, unknown>): FleetOptions {
   const d = defaultFleetOptions();
   return {
     ...d,
@@ -172,6 +173,8 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
       }
     });
   }
+
+  registerTrustCommand(program, { io, setExitCode: (c) => (exitCode = c), addCommonOptions, toFleetOptions, buildContext });
 
   try {
     await program.parseAsync(ours, { from: 'user' });
