@@ -71,7 +71,7 @@ class LineParser {
     if (this.atEnd() || this.peek() === '#') return null;
 
     let exported = false;
-    if (/^export[ \t]/.test(this.src.slice(this.pos))) {
+    if (/^export(?:[ \t]|$)/.test(this.src.slice(this.pos))) {
       exported = true;
       this.pos += 'export'.length;
       this.skipBlanks();
