@@ -1,6 +1,6 @@
 /**
  * The status store: STAT_PATH/<pid>.stat exactly as SystemTap 4.8 writes it (so either tool reads the
- * other's), our sidecar STAT_PATH/<pid>.stap-fleet.json beside it, atomic writes (temp + rename),
+ * other's), our sidecar STAT_PATH/.<pid>.stap-fleet.json beside it, atomic writes (temp + rename),
  * liveness by process identity, and the store-wide lock that serialises state-changing actions.
  */
 import { spawn } from 'node:child_process';
@@ -102,6 +102,10 @@ function writeAtomic(file: string, text: string): void {
   renameSync(tmp, file);
 }
 
+export function sidecarPath(statPath: string, pid: number): string {
+  return join(statPath, `.${pid}.stap-fleet.json`);
+}
+
 export class StatusStore {
   constructor(readonly dir: string) {}
 
@@ -109,8 +113,12 @@ export class StatusStore {
     return join(this.dir, `${pid}.stat`);
   }
 
+  /**
+   * A dot-file on purpose: SystemTap 4.8's script takes every name `ls STAT_PATH` prints as a server
+   * (`ls | sed 's/\.stat//'`), so any visible extra file makes its status fail with rc 1.
+   */
   sidecarFile(pid: number): string {
-    return join(this.dir, `${pid}.stap-fleet.json`);
+    return sidecarPath(this.dir, pid);
   }
 
   ensureDir(): void {

@@ -32,7 +32,7 @@ function listening(port: number): Promise<boolean> {
   });
 }
 
-const side = (pid: number) => JSON.parse(readFileSync(join(w.stat, `${pid}.stap-fleet.json`), 'utf8'));
+const side = (pid: number) => JSON.parse(readFileSync(join(w.stat, `.${pid}.stap-fleet.json`), 'utf8'));
 const statLines = (pid: number) => w.statText(pid).trimEnd().split('\n');
 
 beforeAll(() => {
@@ -353,7 +353,7 @@ describe('dead servers and concurrency', () => {
   it('a recycled pid is not our server: a status file whose start ticks differ is dead', async () => {
     await w.cli(['start', '-n', 'ticks']);
     const [pid] = w.pids();
-    const file = join(w.stat, `${pid}.stap-fleet.json`);
+    const file = join(w.stat, `.${pid}.stap-fleet.json`);
     const s = JSON.parse(readFileSync(file, 'utf8'));
     writeFileSync(file, JSON.stringify({ ...s, procStartTicks: '1' }));
     const r = await w.cli(['status']);

@@ -30,7 +30,7 @@ function serversByNickname(): Map<string, number> {
     expect(lines).toContain(`USER=${USER}`);
     expect(lines).toContain(`LOG=${w.logFile}`);
     expect(isLiveServer(pid)).toBe(true);
-    const side = JSON.parse(readFileSync(join(w.stat, `${pid}.stap-fleet.json`), 'utf8'));
+    const side = JSON.parse(readFileSync(join(w.stat, `.${pid}.stap-fleet.json`), 'utf8'));
     expect(side.pid).toBe(pid);
     expect(side.certinfo).toMatch(/^([0-9a-f]{2}:){4}[0-9a-f]{2}$/);
     m.set(lines.find((l) => l.startsWith('NICKNAME='))!.slice(9), pid);
