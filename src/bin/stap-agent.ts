@@ -19,7 +19,7 @@ interface RunOpts extends CommonOpts {
   sshPort: string;
   pollMs: string;
   advertiseAgent: boolean;
-  hostname?: string;
+  instanceHost?: string;
 }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -33,7 +33,7 @@ function addRunOptions(cmd: Command): Command {
     .option('--ssh-port <n>', 'SSH port advertised in the _stap-agent._tcp record', '22')
     .option('--poll-ms <n>', 'process liveness poll interval', '200')
     .option('--no-advertise-agent', 'do not advertise the host itself as _stap-agent._tcp')
-    .option('--hostname <name>', 'host name to advertise (default: uname -n)');
+    .option('--instance-host <name>', 'host name used in instance names, "Systemtap Compile Server on <name>" (default: uname -n)');
 }
 
 function statPathOption(cmd: Command): Command {
@@ -58,7 +58,7 @@ function toAgentOptions(o: RunOpts): AgentOptions {
     sshPort: num(o.sshPort, 'ssh-port', 1, 65535),
     pollMs: num(o.pollMs, 'poll-ms', 20, 60_000),
     advertiseAgent: o.advertiseAgent,
-    ...(o.hostname ? { hostname: o.hostname } : {}),
+    ...(o.instanceHost ? { instanceHost: o.instanceHost } : {}),
   });
 }
 
@@ -68,7 +68,7 @@ function runArgs(o: RunOpts): string[] {
   if (o.avahiPidFile) a.push('--avahi-pid-file', o.avahiPidFile);
   for (const i of o.interface) a.push('--interface', i);
   if (!o.advertiseAgent) a.push('--no-advertise-agent');
-  if (o.hostname) a.push('--hostname', o.hostname);
+  if (o.instanceHost) a.push('--instance-host', o.instanceHost);
   return a;
 }
 

@@ -27,7 +27,8 @@ export interface AgentOptions {
   /** How long a vanished avahi-daemon keeps the Avahi backend (auto mode). */
   avahiGraceMs: number;
   advertiseAgent: boolean;
-  hostname?: string;
+  /** Host name used in instance names (`Systemtap Compile Server on <it>`); default uname -n. */
+  instanceHost?: string;
   log: (msg: string) => void;
 }
 
@@ -77,7 +78,7 @@ export class Agent {
 
   constructor(readonly opts: AgentOptions) {
     this.scanner = new ServerScanner(opts.statPath);
-    this.hostname = opts.hostname ?? osHostname();
+    this.hostname = osHostname();
   }
 
   async start(): Promise<void> {
@@ -135,6 +136,7 @@ export class Agent {
     const { live, ignored, errors } = this.scanner.scan();
     const desired = desiredServices(live, {
       hostname: this.hostname,
+      instanceHost: this.opts.instanceHost,
       agentVersion: this.version,
       sshPort: this.opts.sshPort,
       advertiseAgent: this.opts.advertiseAgent,

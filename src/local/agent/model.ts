@@ -36,7 +36,10 @@ export interface DesiredService {
 }
 
 export interface AgentIdentity {
+  /** uname -n: the host the SRV records point at (`<hostname>.local`) and the agent record's host=. */
   hostname: string;
+  /** Host name used inside instance names (default: hostname). */
+  instanceHost?: string;
   agentVersion: string;
   sshPort: number;
   /** Advertise the host itself as _stap-agent._tcp. */
@@ -51,7 +54,7 @@ export function desiredServices(servers: LiveServer[], id: AgentIdentity): Desir
       out.push({
         key: `${s.pid}-${release}`,
         type: STAP_SERVICE_TYPE,
-        baseName: serverInstanceName(id.hostname),
+        baseName: serverInstanceName(id.instanceHost ?? id.hostname),
         port: s.port,
         txt: serverTxt(release, s.arch, s.optinfo, s.certinfo),
         serverPid: s.pid,
@@ -63,7 +66,7 @@ export function desiredServices(servers: LiveServer[], id: AgentIdentity): Desir
     out.push({
       key: 'agent',
       type: AGENT_SERVICE_TYPE,
-      baseName: agentInstanceName(id.hostname),
+      baseName: agentInstanceName(id.instanceHost ?? id.hostname),
       port: id.sshPort,
       txt: agentTxt(id.agentVersion, id.hostname, id.sshPort, sorted.length),
     });
