@@ -175,3 +175,36 @@ describe('global config', () => {
     expectSyntaxError(() => parse('CONFIG_PATH=/x'), 'x.conf', 1, "unknown variable 'CONFIG_PATH' in a server config file");
   });
 });
+
+describe('small rejections (the corpus has the hostile ones)', () => {
+  const cases: Array<[string, number, string]> = [
+    ['export ARCH', 1, "not an assignment: 'ARCH'"],
+    ['export -n ARCH=x', 1, "not an assignment: '-n'"],
+    ['SSL=~root$X/ssl', 1, "'~root' followed by '$' is ambiguous"],
+    ['NICKNAME=$"msg"', 1, 'quoting is not supported'],
+    ['NICKNAME=${#NICKNAME}', 1, 'only plain ${NAME}'],
+    ['NICKNAME="a$"', 1, "a lone '$'"],
+    ['NICKNAME=$', 1, "a lone '$'"],
+    ['NICKNAME=$$', 1, "special parameter '$$'"],
+    ['\n\nBUILD=(a (b))', 3, 'nested parentheses'],
+    ['INCLUDE=(/a) /b', 1, "bash would run '/b'"],
+    ['ARCH=i386 extra # c', 1, "bash would run 'extra'"],
+    ['DEFINE=(A=1 [x])', 1, "unquoted '['"],
+    ['INCLUDE=(/a?)', 1, "unquoted '?'"],
+    ['ARCH=i/386', 1, 'is not an architecture name'],
+    ['LOG="$(id)"', 1, 'command substitution'],
+    ['LOG="x`id`"', 1, 'backtick'],
+    ['RUNTIME=rt', 1, 'RUNTIME must be an absolute path'],
+    ['INCLUDE+=(/a rel)', 1, 'INCLUDE must be an absolute path'],
+    ['f () { :; }', 1, "not an assignment: 'f'"],
+  ];
+  it.each(cases)('%j fails at line %i', (text, line, fragment) => {
+    expectSyntaxError(() => parse(text), 'x.conf', line, fragment);
+  });
+
+  it('errors carry the column', () => {
+    const err = expectSyntaxError(() => parse('ARCH=i386\nNICKNAME=ab$(id)'), 'x.conf', 2, '(column 12)');
+    expect(err.params.column).toBe(12);
+    expect(err.category).toBe('not-configured');
+  });
+});
