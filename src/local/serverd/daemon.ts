@@ -130,8 +130,8 @@ export async function startServerd(opts: ServerdOptions, log: Logger, env: NodeJ
     void handleConnection(socket, ctx);
   });
   server.on('tlsClientError', (err: Error & { code?: string }, socket) => {
-    const peer = socket.remoteAddress ? `[${socket.remoteAddress}]:${socket.remotePort}` : 'unknown';
-    log.log(`TLS handshake with ${peer} failed: ${err.code ?? err.message}`);
+    const peer = socket.remoteAddress ? ` with [${socket.remoteAddress}]:${socket.remotePort}` : '';
+    log.log(`TLS handshake${peer} failed: ${err.code ?? err.message}`);
   });
 
   let bound: { port: number; address: string };
