@@ -6,6 +6,7 @@ import { exitCodeFor } from '../errors.js';
 import { Agent, defaultAgentOptions, type AgentOptions } from '../local/agent/daemon.js';
 import { claimPidFile, releasePidFile, runningAgentPid, startAgentProcess, stopAgent } from '../local/agent/launch.js';
 import { pidFile, readState } from '../local/agent/state.js';
+import { resolveInterfaces } from '../local/agent/embedded.js';
 import { join } from 'node:path';
 
 interface CommonOpts {
@@ -79,6 +80,7 @@ const program = new Command('stap-agent').description('Advertise the compile ser
 addRunOptions(statPathOption(program.command('run').description('run in the foreground (as a service manager would)'))).action(async (o: RunOpts) => {
   process.title = 'stap-agent';
   const opts = toAgentOptions(o);
+  resolveInterfaces(opts.interfaces); // a wrong --interface is a configuration error (exit 6), not a silent no-op
   claimPidFile(opts.statPath);
   const agent = new Agent(opts);
   let stopping = false;
