@@ -48,7 +48,17 @@ export interface UserInfo {
   shell: string;
 }
 
+// One invocation asks about the same user several times (per server, per check): ask NSS once.
+const getentCache = new Map<string, string | undefined>();
+const groupIdsCache = new Map<string, number[]>();
+
 function getent(db: string, key: string): string | undefined {
+  const k = `${db}:${key}`;
+  if (!getentCache.has(k)) getentCache.set(k, getentUncached(db, key));
+  return getentCache.get(k);
+}
+
+function getentUncached(db: string, key: string): string | undefined {
   try {
     return execFileSync('getent', [db, key], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n')[0];
   } catch {
@@ -79,12 +89,17 @@ export function lookupGroup(name: string): GroupInfo | undefined {
 
 /** Group ids of a user: primary plus supplementary (`id -G`). */
 export function userGroupIds(user: UserInfo): number[] {
-  try {
-    const out = execFileSync('id', ['-G', user.name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    return out.trim().split(/\s+/).map(Number);
-  } catch {
-    return [user.gid];
+  let ids = groupIdsCache.get(user.name);
+  if (!ids) {
+    try {
+      const out = execFileSync('id', ['-G', user.name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      ids = out.trim().split(/\s+/).map(Number);
+    } catch {
+      ids = [user.gid];
+    }
+    groupIdsCache.set(user.name, ids);
   }
+  return ids;
 }
 
 export function isUserInGroup(user: UserInfo, group: GroupInfo): boolean {
