@@ -41,7 +41,7 @@ export function expandWord(word: Word, env: ExpandEnv): string {
       throw syntaxError(env.file, env.line, `value is longer than ${CONFIG_LIMITS.maxValueChars} characters after expansion`, word.column);
     }
   }
-  const control = /[\u0000-\u0008\u000a-\u001f\u007f]/.exec(out);
+  const control = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/.exec(out);
   if (control) {
     throw syntaxError(env.file, env.line, 'value contains a control character after expansion', word.column);
   }

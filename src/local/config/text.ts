@@ -49,7 +49,7 @@ function lineOfOffset(bytes: Uint8Array, offset: number): number {
 /**
  * Text to lines, rejecting what bash would treat surprisingly or what cannot be stored in a
  * SystemTap status file: NUL, carriage returns (DOS files: bash keeps the CR in the value),
- * other control characters except tab, and overlong lines.
+ * other control characters (C0 except tab, DEL, C1: terminal escapes), and overlong lines.
  */
 export function splitLines(text: string, file: string): string[] {
   if (text.length > CONFIG_LIMITS.maxFileBytes) {
@@ -65,7 +65,7 @@ export function splitLines(text: string, file: string): string[] {
     if (content.length > CONFIG_LIMITS.maxLineChars) {
       throw syntaxError(file, line, `line is longer than ${CONFIG_LIMITS.maxLineChars} characters`);
     }
-    const bad = /[\u0000-\u0008\u000b-\u001f\u007f]/.exec(content);
+    const bad = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.exec(content);
     if (bad) throw syntaxError(file, line, describeControl(bad[0], bad.index === content.length - 1), bad.index + 1);
   });
   return lines;

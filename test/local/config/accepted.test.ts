@@ -208,3 +208,11 @@ describe('small rejections (the corpus has the hostile ones)', () => {
     expect(err.category).toBe('not-configured');
   });
 });
+
+describe('control characters from caller variables', () => {
+  it('a newline or escape arriving through $VAR is rejected at the line that uses it', () => {
+    expectSyntaxError(() => parse('ARCH=i386\nNICKNAME=a$X', { X: 'b\nLOG=/evil' }), 'x.conf', 2, 'control character after expansion');
+    expectSyntaxError(() => parse('NICKNAME=$X', { X: '\u001b[2J' }), 'x.conf', 1, 'control character after expansion');
+    expect(parse('NICKNAME=$X', { X: 'a\tb' }).NICKNAME).toBe('a\tb');
+  });
+});
