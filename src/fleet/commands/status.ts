@@ -66,7 +66,7 @@ export async function fleetStatus(
         ctx.transport,
         async (conn) => {
           const r = await conn.run(command, { timeoutMs: o.commandTimeoutMs, sudo: wantsSudo(o.sudo, false) });
-          if (r.timedOut || r.category === 'unreachable') throw new HostWorkError(r.category, r.shortMessage ?? 'failed');
+          if (r.category !== 'ok' && r.category !== 'failed') throw new HostWorkError(r.category, r.shortMessage ?? 'failed');
           try {
             return parseRemoteStatus(r.stdout);
           } catch (e) {

@@ -59,10 +59,23 @@ export async function selectServers(
   const planned: PlannedServer[] = [];
   const reports: TrustServerReport[] = [];
   const seen = new Set<string>();
+  const byCertinfo = new Map<string, CollectedServer>();
   for (const c of collected) {
     if (c.status === 'ok' && c.certinfo && c.sha256 && c.der) {
       // The same server seen twice (e.g. one advertisement per release) is one column.
       if (seen.has(c.sha256)) continue;
+      // Two different certificates with one serial and one issuer cannot live in one NSS database
+      // (SEC_ERROR_REUSED_ISSUER_AND_SERIAL), and revoking by certinfo could not tell them apart.
+      const twin = byCertinfo.get(c.certinfo);
+      if (twin) {
+        reports.push({
+          ...serverReport(c),
+          status: 'conflict',
+          message: `${c.name}: certificate serial ${c.certinfo} is also used by another certificate (${twin.name}); NSS cannot trust both: regenerate one server's certificate; skipped`,
+        });
+        continue;
+      }
+      byCertinfo.set(c.certinfo, c);
       seen.add(c.sha256);
       planned.push({ name: c.name, certinfo: c.certinfo, sha256: c.sha256, der: c.der, useServer: useServerOf(c) });
       reports.push(serverReport(c));

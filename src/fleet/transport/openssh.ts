@@ -36,6 +36,13 @@ export function classifySshError(stderr: string): { category: Exclude<HostCatego
   return { category: 'unreachable', droppedBeforeAuth: false };
 }
 
+/** The lines of ssh's stderr that say what went wrong (for a changed key: both fingerprints and the file:line). */
+export function sshErrorSummary(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const keep = lines.filter((l) => /SHA256:|Offending|Host key verification failed|host key is known|Permission denied|Connection (refused|timed out|closed|reset)|No route|Could not resolve|timed out/i.test(l));
+  return (keep.length ? keep : lines.slice(-1)).join(' | ') || 'ssh failed';
+}
+
 export class OpenSshTransport implements Transport {
   readonly name = 'openssh';
   private controlDir?: string;
@@ -69,7 +76,10 @@ export class OpenSshTransport implements Transport {
 
   async connect(target: HostTarget, opts: ConnectOptions): Promise<Connection> {
     const conn = new OpenSshConnection(target, target.user ?? process.env.USER ?? 'root', this, opts.connectTimeoutMs);
-    const probe = await conn.exec('true', { timeoutMs: opts.connectTimeoutMs + 1000 });
+    // Without a master each command is its own ssh (which connects and classifies errors itself), so a
+    // probe would only double the cost; with one, the probe opens the master every later command reuses.
+    if (!this.opts.controlMaster) return conn;
+    const probe = await conn.exec('true', { timeoutMs: opts.connectTimeoutMs + 5000 });
     if (probe.timedOut) throw new ConnectError('timeout', `${target.name}: connect timed out after ${opts.connectTimeoutMs} ms`);
     if (probe.exitCode === 255 || probe.exitCode === null) {
       const { category, droppedBeforeAuth } = classifySshError(probe.stderr);
@@ -77,6 +87,10 @@ export class OpenSshTransport implements Transport {
       throw new ConnectError(category, `${target.name}: ${line || 'ssh failed'}`, { droppedBeforeAuth });
     }
     return conn;
+  }
+
+  usesMaster(): boolean {
+    return !!this.opts.controlMaster;
   }
 
   sshBinary(): string {
@@ -107,7 +121,8 @@ class OpenSshConnection implements Connection {
       reject: false,
       input: opts.stdin,
       stdin: opts.stdin === undefined ? 'ignore' : 'pipe',
-      timeout: opts.timeoutMs && opts.timeoutMs > 0 ? opts.timeoutMs : undefined,
+      // Without a master this one ssh process also connects: its budget is connect + command timeout.
+      timeout: opts.timeoutMs && opts.timeoutMs > 0 ? opts.timeoutMs + (this.transport.usesMaster() ? 0 : this.connectTimeoutMs) : undefined,
       killSignal: 'SIGKILL',
     });
     const exitCode = r.exitCode ?? null;
@@ -131,7 +146,7 @@ class OpenSshConnection implements Connection {
           : timedOut
             ? `${host}: command timed out after ${opts.timeoutMs} ms: ${full}`
             : exitCode === 255
-              ? `${host}: ssh: ${String(r.stderr).trim().split('\n').pop()}`
+              ? `${host}: ssh: ${sshErrorSummary(String(r.stderr))}`
               : `${host}: command exited with code ${exitCode}: ${full}`,
     };
   }

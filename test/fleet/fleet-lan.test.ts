@@ -1,0 +1,245 @@
+/**
+ * Issue 5 acceptance on the test LAN: real sshd on every target, the real stap-server and stap-agent
+ * there, stap-fleet run as a real process from h1 (discovery multicasts, so the controller is a LAN host too).
+ *   h2..h11   healthy targets (group @ok)
+ *   h12       down (link down: nothing answers)
+ *   h13       sshd that does not accept our key
+ *   h14       sshd whose host key differs from known_hosts
+ *   h15       sshd fine, but its stap-server command hangs
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLan, type Lan, type LanHost } from '../lan/index.js';
+
+const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
+const FLEET = join(ROOT, 'dist/bin/stap-fleet.js');
+const STAP_SERVER = join(ROOT, 'dist/bin/stap-server.js');
+const REL = readdirSync('/lib/modules').find((r) => existsSync(`/lib/modules/${r}/build/.config`))!;
+const CONNECT_S = 5;
+// The CPU is shared with other suites: a command that takes more than this is the hanging one.
+const COMMAND_S = 10;
+
+interface StatusDoc {
+  hosts: { name: string; category: string; shortMessage?: string; agent: { txt: Record<string, string> } | null; servers: { verdict: string; pid?: number; releases: string[]; port?: number }[] }[];
+  summary: Record<string, number>;
+  exitCode: number;
+}
+interface ActionDoc {
+  hosts: { name: string; category: string; exitCode: number | null; shortMessage?: string; stdout: string; stderr: string }[];
+  summary: Record<string, string[]>;
+  exitCode: number;
+}
+
+describe('stap-fleet on the test LAN', () => {
+  let lan: Lan;
+  let ctl: LanHost;
+  let dir: string;
+  let inventory: string;
+  let knownHosts: string;
+  let remote: string;
+  const ok = () => lan.hosts.slice(1, 11);
+
+  beforeAll(async () => {
+    if (!REL) throw new Error('no kernel headers release (run scripts/setup.sh)');
+    lan = await createLan({ hosts: 15, tag: 'flt' });
+    ctl = lan.hosts[0]!;
+    dir = mkdtempSync(join(tmpdir(), 'fleet-lan-'));
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'id')]);
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'other')]);
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'fakehost')]);
+    const ours = readFileSync(join(dir, 'id.pub'), 'utf8');
+    const other = readFileSync(join(dir, 'other.pub'), 'utf8');
+    const fakeHostKey = readFileSync(join(dir, 'fakehost.pub'), 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+    const known: string[] = [];
+    await Promise.all(
+      lan.hosts.slice(1).map(async (h) => {
+        if (h.name === 'h12') {
+          const s = await h.startSshd({ authorizedKeys: [ours] });
+          known.push(s.knownHostsLine);
+          return;
+        }
+        const s = await h.startSshd({ authorizedKeys: [h.name === 'h13' ? other : ours] });
+        known.push(h.name === 'h14' ? `${h.ip} ${fakeHostKey}` : s.knownHostsLine);
+      }),
+    );
+    // h12 goes down: its sshd stops and its link drops, so nothing answers at its address.
+    await lan.host('h12').stopSshd();
+    execFileSync('ip', ['-n', lan.host('h12').ns, 'link', 'set', 'eth0', 'down']);
+    knownHosts = join(dir, 'known_hosts');
+    writeFileSync(knownHosts, known.join('\n') + '\n');
+    // Every host runs the same command; on h15 it hangs.
+    remote = join(dir, 'stap-server-remote');
+    writeFileSync(remote, `#!/bin/sh\nif [ "$(uname -n)" = h15 ]; then exec sleep 600; fi\nexec node ${STAP_SERVER} "$@"\n`, { mode: 0o755 });
+    inventory = join(dir, 'inventory');
+    writeFileSync(
+      inventory,
+      ['# test LAN', '[ok]', ...ok().map((h) => `${h.name} host=${h.ip}`), '[bad]', ...lan.hosts.slice(11).map((h) => `${h.name} host=${h.ip}`), '[all]', '@ok', '@bad', ''].join('\n'),
+    );
+  });
+
+  afterAll(async () => {
+    await lan?.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function fleet(args: string[], opts: { timeoutMs?: number; inventory?: boolean } = {}) {
+    const common = [
+      '--identity', join(dir, 'id'), '--known-hosts', knownHosts, '--global-known-hosts', '/dev/null',
+      '--remote-command', remote, '-l', 'root', '-t', String(CONNECT_S), '-u', String(COMMAND_S), '-F', '/dev/null',
+      ...(opts.inventory === false ? [] : ['-i', inventory]),
+    ];
+    const [cmd, ...rest] = args;
+    const dash = rest.indexOf('--');
+    const before = dash >= 0 ? rest.slice(0, dash) : rest;
+    const after = dash >= 0 ? rest.slice(dash) : [];
+    return ctl.exec(['node', FLEET, cmd!, ...common, ...before, ...after], { env: { SSH_AUTH_SOCK: '' }, timeoutMs: opts.timeoutMs ?? 60_000 });
+  }
+
+  async function serversOn(h: LanHost) {
+    const r = await h.exec(['node', STAP_SERVER, 'status', '--json']);
+    return (JSON.parse(r.stdout) as { servers: { pid: number; state: string; releases: string[] }[] }).servers;
+  }
+
+  it('status of 10 hosts without servers lists every host, exit 0', async () => {
+    const r = await fleet(['status', '@ok', '--no-mdns']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    for (const h of ok()) expect(r.stdout).toMatch(new RegExp(`^${h.name}\\s+no servers$`, 'm'));
+    expect(r.stdout).toContain('10 hosts: 10 ok, 0 failed, 0 unreachable, 0 timed out');
+  });
+
+  it('start -- -r REL then stop change every host, verified on each host', async () => {
+    // Ten servers starting at once on two shared cores: give the commands time.
+    const start = await fleet(['start', '@ok', '-u', '90', '--', '-r', REL], { timeoutMs: 120_000 });
+    expect(start.exitCode, start.stdout + start.stderr).toBe(0);
+    expect(start.stdout).toMatch(/^---------------- h\[2-11\] \(10\) ok ----------------$/m);
+    expect(start.stdout.trimEnd().split('\n').pop()).toBe('10 hosts: 10 ok, 0 failed, 0 unreachable, 0 timed out');
+    for (const h of ok()) {
+      const s = await serversOn(h);
+      expect(s.filter((x) => x.state === 'running').map((x) => x.releases), h.name).toEqual([[REL]]);
+    }
+
+    // status --json, merged with mDNS: every server running and advertised (allow the agents time to announce).
+    let doc: StatusDoc | undefined;
+    for (let i = 0; i < 10; i++) {
+      const st = await fleet(['status', '@ok', '--json']);
+      expect(st.exitCode, st.stderr).toBe(0);
+      doc = JSON.parse(st.stdout) as StatusDoc;
+      if (doc.hosts.every((h) => h.servers.length === 1 && h.servers[0]!.verdict === 'running-advertised')) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    expect(doc!.hosts.map((h) => h.name)).toEqual(ok().map((h) => h.name));
+    for (const h of doc!.hosts) {
+      expect(h.servers.map((s) => [s.verdict, s.releases]), h.name).toEqual([['running-advertised', [REL]]]);
+      expect(h.agent?.txt.host).toBe(h.name);
+    }
+    expect(doc!.summary).toMatchObject({ hosts: 10, ok: 10, servers: 10, running: 10, dead: 0 });
+
+    // the table: one row per server
+    const table = await fleet(['status', '@ok']);
+    for (const h of ok()) expect(table.stdout).toMatch(new RegExp(`^${h.name}\\s+running, advertised\\s+\\d+\\s+\\S+\\s+\\d+\\s+${REL.replace(/\./g, '\\.')}\\s+x86_64`, 'm'));
+
+    const stop = await fleet(['stop', '@ok', '-u', '60']);
+    expect(stop.exitCode, stop.stdout + stop.stderr).toBe(0);
+    for (const h of ok()) expect((await serversOn(h)).filter((x) => x.state === 'running'), h.name).toEqual([]);
+  });
+
+  it('hosts without servers are found through their agent advertisement (no targets, no inventory)', async () => {
+    // The agents keep advertising the hosts after the servers stopped; start them where they are not running.
+    await Promise.all(ok().map((h) => h.exec(['node', join(ROOT, 'dist/bin/stap-agent.js'), 'start'])));
+    let doc: StatusDoc | undefined;
+    for (let i = 0; i < 10; i++) {
+      const r = await fleet(['status', '--mdns-only', '--json'], { inventory: false });
+      expect(r.exitCode, r.stderr).toBe(0);
+      doc = JSON.parse(r.stdout) as StatusDoc;
+      if (ok().every((h) => doc!.hosts.some((x) => x.name === h.name))) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    for (const h of ok()) {
+      const found = doc!.hosts.find((x) => x.name === h.name);
+      expect(found, h.name).toBeDefined();
+      expect(found!.agent?.txt.host).toBe(h.name);
+      expect(found!.servers.filter((s) => s.verdict !== 'advertised')).toEqual([]);
+    }
+    // And over SSH: the discovered addresses are the targets.
+    const r = await fleet(['status', '--json', '-x', 'h1'], { inventory: false });
+    const full = JSON.parse(r.stdout) as StatusDoc;
+    for (const h of ok()) expect(full.hosts.find((x) => x.name === h.name)?.category, h.name).toBe('ok');
+  });
+
+  it('down, rejecting, wrong-key and hanging hosts: own category and message each, others complete, bounded time', async () => {
+    const t0 = Date.now();
+    const r = await fleet(['status', '@all', '--json']);
+    const wall = Date.now() - t0;
+    const doc = JSON.parse(r.stdout) as StatusDoc;
+    const by = new Map(doc.hosts.map((h) => [h.name, h]));
+    for (const h of ok()) expect(by.get(h.name)?.category, h.name).toBe('ok');
+    expect(by.get('h12')?.category).toMatch(/^(unreachable|timeout)$/);
+    expect(by.get('h12')?.shortMessage).toMatch(/^h12: (cannot connect to .*EHOSTUNREACH|connect timed out)/);
+    expect(by.get('h13')?.category).toBe('auth');
+    expect(by.get('h13')?.shortMessage).toMatch(/^h13: authentication refused for user 'root'/);
+    expect(by.get('h14')?.category).toBe('hostkey');
+    const offered = readFileSync(join(lan.host('h14').dir, 'sshd', 'host_ed25519.pub'), 'utf8').split(/\s+/)[1]!;
+    const offeredFp = 'SHA256:' + execFileSync('sh', ['-c', `echo ${offered} | base64 -d | sha256sum | cut -d' ' -f1 | xxd -r -p | base64`]).toString().trim().replace(/=+$/, '');
+    const expectedFp = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', join(dir, 'fakehost.pub')], { encoding: 'utf8' }).split(/\s+/)[1]!;
+    expect(by.get('h14')?.shortMessage).toContain(`expected ${expectedFp}`);
+    expect(by.get('h14')?.shortMessage).toContain(`offered ssh-ed25519 ${offeredFp}`);
+    expect(by.get('h15')?.category).toBe('timeout');
+    expect(by.get('h15')?.shortMessage).toMatch(new RegExp(`^h15: command timed out after ${COMMAND_S * 1000} ms`));
+    expect(doc.exitCode).toBe(7);
+    expect(r.exitCode).toBe(7);
+    // connect + command timeout, plus process start and the mDNS browse running alongside.
+    expect(wall).toBeLessThan((CONNECT_S + COMMAND_S) * 1000 + 3000);
+  });
+
+  it('an action over the same hosts reports each category and exits by precedence', async () => {
+    const r = await fleet(['condrestart', '@all', '--json']);
+    const doc = JSON.parse(r.stdout) as ActionDoc;
+    expect(doc.summary.ok).toEqual(ok().map((h) => h.name));
+    expect(doc.summary.auth).toEqual(['h13']);
+    expect(doc.summary.hostkey).toEqual(['h14']);
+    expect(doc.summary.timeout).toEqual(['h15']);
+    expect([...doc.summary.unreachable!, ...doc.summary.timeout!].sort()).toEqual(['h12', 'h15'].sort());
+    expect(r.exitCode).toBe(7);
+    // Text mode: identical output folded into one block, the failures in their own blocks.
+    const text = await fleet(['stop', '@all']);
+    expect(text.stdout).toMatch(/^---------------- h\[2-11\] \(10\) ok ----------------$/m);
+    expect(text.stdout).toMatch(/^---------------- h13 \(1\) auth refused ----------------$/m);
+    expect(text.stdout).toMatch(/^---------------- h14 \(1\) host key refused ----------------$/m);
+    expect(text.exitCode).toBe(7);
+    // Without the wrong-key host, auth wins; without it too, unreachable/timeout; a failing command alone gives 3.
+    expect((await fleet(['status', '@ok,h13,h15'])).exitCode).toBe(6);
+    expect((await fleet(['status', '@ok,h15'])).exitCode).toBe(4);
+    const failed = await fleet(['restart', '@ok', '--', '-p', '999999']);
+    expect(failed.exitCode, failed.stdout).toBe(3);
+  });
+
+  it('--accept-new records an unknown host key; without it the host is refused', async () => {
+    const kh = join(dir, 'kh-empty');
+    writeFileSync(kh, '');
+    const base = ['--identity', join(dir, 'id'), '--known-hosts', kh, '--global-known-hosts', '/dev/null', '--remote-command', remote, '-l', 'root', '-F', '/dev/null', '--no-mdns', '-i', inventory, 'h2'];
+    const refused = await ctl.exec(['node', FLEET, 'status', ...base], { env: { SSH_AUTH_SOCK: '' } });
+    expect(refused.exitCode).toBe(7);
+    expect(refused.stdout).toMatch(/not in known_hosts .*--accept-new/);
+    const accepted = await ctl.exec(['node', FLEET, 'status', '--accept-new', ...base], { env: { SSH_AUTH_SOCK: '' } });
+    expect(accepted.exitCode, accepted.stdout + accepted.stderr).toBe(0);
+    expect(readFileSync(kh, 'utf8')).toContain(`${lan.host('h2').ip} ssh-ed25519 `);
+    const again = await ctl.exec(['node', FLEET, 'status', ...base], { env: { SSH_AUTH_SOCK: '' } });
+    expect(again.exitCode).toBe(0);
+  });
+
+  it('the openssh transport gives the same categories', async () => {
+    // One `ssh` process per command costs more CPU than ssh2: a longer command timeout on this shared machine.
+    const r = await fleet(['status', '@all', '--json', '--transport', 'openssh', '-u', '15']);
+    const doc = JSON.parse(r.stdout) as StatusDoc;
+    const by = new Map(doc.hosts.map((h) => [h.name, h.category]));
+    for (const h of ok()) expect(by.get(h.name), h.name).toBe('ok');
+    expect(by.get('h13')).toBe('auth');
+    expect(by.get('h14')).toBe('hostkey');
+    expect(by.get('h15')).toBe('timeout');
+    expect(r.exitCode).toBe(7);
+  });
+});
