@@ -2,6 +2,8 @@
  * The seven actions of the seed (2.2) over the status store. Each action returns typed results: the
  * lines to print, the LSB exit code, and (status) the servers for --json. Printing is the caller's.
  */
+import { accessSync, constants, existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { StapFleetError, exitCodeFor } from '../../errors.js';
 import { accumulateSpecs, applyLists, parseServiceArgs, type ParsedArgs, type SpecLookups } from '../options.js';
 import { cloneSpec, describeSpec, emptySpec, sameServer, withDefaults, type ServerSpec, type SpecDefaults } from '../spec.js';
@@ -122,6 +124,7 @@ export async function runAction(action: Action, argv: readonly string[], env?: E
   svc.log.pass(`${action} ${argv.join(' ')}`.trim());
   if (action === 'status') return status(svc, specs);
 
+  checkStorePrivilege(svc.store.dir);
   svc.store.ensureDir();
   const lock = await lockStore(svc.store.dir);
   try {
@@ -151,6 +154,17 @@ async function withAgent(svc: Service, r: ActionResult): Promise<ActionResult> {
   const warning = await ensureAgent({ statPath: svc.globals.statPath, logFile: svc.globals.logFile });
   if (warning) r.errors.push(warning);
   return r;
+}
+
+/** Changing state needs write access to STAT_PATH (root, normally): LSB 4 otherwise. */
+function checkStorePrivilege(dir: string): void {
+  let d = dir;
+  while (!existsSync(d) && dirname(d) !== d) d = dirname(d);
+  try {
+    accessSync(d, constants.W_OK);
+  } catch {
+    throw new StapFleetError('SF_NO_PRIVILEGE', { detail: `no permission to write ${d} (run stap-server as root)` });
+  }
 }
 
 function merge(a: ActionResult, b: ActionResult): ActionResult {
@@ -236,8 +250,8 @@ async function stop(svc: Service, specs: ServerSpec[]): Promise<ActionResult> {
       result.lines.push(`${text} OK`);
     } else {
       result.lines.push(`${text} FAILED`);
-      result.errors.push(`stap-server: pid ${e.pid} did not exit`);
-      result.exitCode = 1;
+      result.errors.push(o.denied ? `stap-server: no permission to signal pid ${e.pid} (run as root or as ${e.spec.user})` : `stap-server: pid ${e.pid} did not exit`);
+      result.exitCode ||= o.denied ? 4 : 1;
     }
   });
   return result;

@@ -6,6 +6,8 @@ export interface StopOutcome {
   stopped: boolean;
   /** True when SIGTERM was not enough within the bound. */
   killed: boolean;
+  /** True when we may not signal the process (not root, not its owner). */
+  denied?: boolean;
   durationMs: number;
 }
 
@@ -29,15 +31,17 @@ async function waitGone(pid: number, startTicks: string | undefined, ms: number)
 export async function stopServer(pid: number, startTicks: string | undefined, timeoutMs: number): Promise<StopOutcome> {
   const t0 = Date.now();
   const ticks = startTicks ?? processIdentity(pid)?.startTicks;
+  let denied = false;
   const signal = (s: NodeJS.Signals): void => {
     try {
       process.kill(pid, s);
-    } catch {
-      /* already gone */
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EPERM') denied = true; // ESRCH: already gone
     }
   };
   if (gone(pid, ticks)) return { stopped: true, killed: false, durationMs: 0 };
   signal('SIGTERM');
+  if (denied) return { stopped: false, killed: false, denied, durationMs: Date.now() - t0 };
   if (await waitGone(pid, ticks, timeoutMs)) return { stopped: true, killed: false, durationMs: Date.now() - t0 };
   signal('SIGKILL');
   const stopped = await waitGone(pid, ticks, 2000);

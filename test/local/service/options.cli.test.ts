@@ -3,12 +3,12 @@
  * daemons; seed 6.4-6.6 examples; kill -9 detection; concurrent starts; error paths and exit codes.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import { release } from 'node:os';
-import { ensureUser, isLiveServer, makeWorld, type World } from './helpers.js';
+import { CLI, ensureUser, isLiveServer, makeWorld, type World } from './helpers.js';
 
 const USER = 'sfsvcopt';
 const OTHER = 'sfsvcnog'; // exists, but not in group stap-server
@@ -262,6 +262,30 @@ describe('command-line options', () => {
     for (const o of ['-c', '-a', '-r', '-u', '-I', '-R', '-B', '-D', '-i', '-n', '-p', '--log', '--port', '--ssl', '--max-threads', '--max-request-size', '--max-compressed-request']) {
       expect(h.stdout).toContain(o);
     }
+  });
+});
+
+describe('privileges and install', () => {
+  it('a non-root caller cannot change state (exit 4)', async () => {
+    const r = await new Promise<{ code: number; stderr: string }>((res) => {
+      execFile('runuser', ['-u', USER, '--', 'env', ...Object.entries(w.env).map(([k, v]) => `${k}=${v}`), process.execPath, CLI, 'start', '-c', w.global], (err, _o, stderr) =>
+        res({ code: err ? (err as { code: number }).code : 0, stderr }),
+      );
+    });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain('no permission to write');
+    expect(w.pids()).toEqual([]);
+  });
+
+  it('a daemon USER cannot read is a clear error (SF_UNREADABLE_INSTALL, exit 5)', async () => {
+    const hidden = join(w.dir, 'private');
+    mkdirSync(hidden, { mode: 0o700 });
+    const copy = join(hidden, 'stap-serverd.js');
+    writeFileSync(copy, readFileSync(join(CLI, '..', 'stap-serverd.js')));
+    const r = await w.cli(['start'], { STAP_FLEET_SERVERD: copy });
+    expect(r.exitCode).toBe(5);
+    expect(r.stderr).toContain(`user '${USER}' cannot read ${copy}`);
+    expect(w.pids()).toEqual([]);
   });
 });
 
