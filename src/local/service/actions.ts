@@ -311,7 +311,11 @@ function status(svc: Service, specs: ServerSpec[]): ActionResult {
     } else {
       result.lines.push(`${text} started as PID ${e.pid} is no longer running`);
       result.servers!.push(toJson(e, 'dead'));
-      svc.store.remove(e.pid);
+      try {
+        svc.store.remove(e.pid);
+      } catch {
+        // status is allowed to non-root callers; the next privileged action cleans up
+      }
       anyDead = true;
     }
   };
