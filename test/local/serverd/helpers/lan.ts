@@ -1,6 +1,6 @@
 /** Test helpers: our stap-serverd on a LAN host, run as stap-server, and the real stap client on another. */
 import type { ChildProcess } from 'node:child_process';
-import { chownSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chownSync, cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { LanHost } from '../../../lan/index.js';
 import type { RunResult } from '../../../lan/index.js';
@@ -65,8 +65,12 @@ export function clientEnv(systemtapDir: string): Record<string, string | undefin
   return { SYSTEMTAP_DIR: systemtapDir, LANG: 'C', LC_ALL: undefined, LANGUAGE: undefined };
 }
 
-export function trust(client: LanHost, systemtapDir: string, server: { ip: string; port: number }): Promise<RunResult> {
-  return client.exec(['stap', '--trust-servers=ssl,no-prompt', `--use-server=${server.ip}:${server.port}`], { env: clientEnv(systemtapDir) });
+export async function trust(client: LanHost, systemtapDir: string, server: { ip: string; port: number }): Promise<RunResult> {
+  const r = await client.exec(['stap', '--trust-servers=ssl,no-prompt', `--use-server=${server.ip}:${server.port}`], { env: clientEnv(systemtapDir) });
+  // The client exits 0 even when it trusted nothing; make sure it really added our server.
+  if (!r.stdout.includes('Adding trust') && !r.stderr.includes('Adding trust')) return { ...r, exitCode: r.exitCode || 99 };
+  if (!existsSync(join(systemtapDir, 'ssl', 'client', 'cert9.db'))) return { ...r, exitCode: r.exitCode || 98 };
+  return r;
 }
 
 /** Writes files (root-side absolute paths) creating parents. */
