@@ -7,7 +7,7 @@
  * Times come from hyperfine (5 runs + 1 warm-up) run inside h1. Nothing multicasts from the root namespace.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,9 +16,15 @@ import { measurement, record, type Measurement } from './lib.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const FLEET = join(ROOT, 'dist/bin/stap-fleet.js');
-const STAP_SERVER = join(ROOT, 'dist/bin/stap-server.js');
-const AGENT = join(ROOT, 'dist/bin/stap-agent.js');
+// A private copy of dist/ (world-readable, for the bench user): the shared tree may be rebuilt mid-run.
+const SNAP = mkdtempSync(join(tmpdir(), 'fleet-bench-dist-'));
+chmodSync(SNAP, 0o755);
+cpSync(join(ROOT, 'dist'), join(SNAP, 'dist'), { recursive: true });
+cpSync(join(ROOT, 'package.json'), join(SNAP, 'package.json'));
+symlinkSync(join(ROOT, 'node_modules'), join(SNAP, 'node_modules'));
+const FLEET = join(SNAP, 'dist/bin/stap-fleet.js');
+const STAP_SERVER = join(SNAP, 'dist/bin/stap-server.js');
+const AGENT = join(SNAP, 'dist/bin/stap-agent.js');
 const USER = 'bench';
 const SIZES = [1, 10, 50];
 
@@ -155,6 +161,7 @@ async function main(): Promise<void> {
   } finally {
     await lan.destroy();
     rmSync(dir, { recursive: true, force: true });
+    rmSync(SNAP, { recursive: true, force: true });
   }
 }
 

@@ -9,7 +9,8 @@ import { DEFAULT_GLOBAL_KNOWN_HOSTS, Ssh2Transport, defaultUserKnownHosts } from
 import type { HostTarget, Transport } from '../transport/types.js';
 import { discoverHosts, hostMatchesFilters } from '../targets/discovery.js';
 import type { DiscoveredHost } from '../targets/discovery.js';
-import { loadInventory } from '../targets/inventory.js';
+import { inventoryGroups, loadInventory } from '../targets/inventory.js';
+import { expandNodeSet } from '../targets/nodeset.js';
 import type { Inventory } from '../targets/inventory.js';
 import { jumpHostResolver, resolveTargets } from '../targets/resolve.js';
 import { defaultSshConfigPath, loadSshConfig } from '../targets/ssh-config.js';
@@ -107,6 +108,8 @@ export function buildContext(options: FleetOptions): FleetContext {
     sshConfig,
     transport,
     async resolve() {
+      // Bad node sets are usage errors before anything touches the network.
+      if (options.targets.length) expandNodeSet(options.targets, { groups: inventoryGroups(inventory), exclude: options.exclude });
       const discovery: Promise<DiscoveredHost[]> = options.mdns
         ? discoverHosts({ maxMs: options.mdnsTimeoutMs, quietMs: options.mdnsQuietMs }).catch(() => [])
         : Promise.resolve([]);

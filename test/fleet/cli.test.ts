@@ -1,0 +1,63 @@
+/** The real stap-fleet binary: help, usage errors and their exit code. No network: every run uses --no-mdns. */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const FLEET = join(resolve(fileURLToPath(new URL('.', import.meta.url)), '../..'), 'dist/bin/stap-fleet.js');
+
+function run(args: string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
+  try {
+    const stdout = execFileSync('node', [FLEET, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    return { code: 0, stdout, stderr: '' };
+  } catch (e) {
+    const err = e as { status: number; stdout: string; stderr: string };
+    return { code: err.status, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+describe('stap-fleet CLI', () => {
+  it('has --help with examples and the exit codes on every command', () => {
+    for (const cmd of [[], ['status'], ['start'], ['stop'], ['restart'], ['condrestart'], ['try-restart'], ['force-reload']]) {
+      const r = run([...cmd, '--help']);
+      expect(r.code, cmd.join(' ')).toBe(0);
+      expect(r.stdout).toContain('Examples:');
+      expect(r.stdout).toContain('7  some host\'s key unknown, changed or revoked');
+    }
+    expect(run(['start', '--help']).stdout).toContain('stap-fleet start \'h[1-10]\' -- -r');
+  });
+  it('exits 2 on usage errors, naming the problem', () => {
+    expect(run(['frobnicate']).code).toBe(2);
+    expect(run(['status', '--no-mdns', '--fanout', '0']).code).toBe(2);
+    const bad = run(['status', '--no-mdns', 'h[1-']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe("stap-fleet: node set 'h[1-': unbalanced '['\n");
+    const status = run(['status', '--no-mdns', 'h1', '--', '-r', 'x']);
+    expect(status.code).toBe(2);
+    expect(status.stderr).toContain("status takes no stap-server options after '--'");
+    expect(run(['status', '--no-mdns', 'h1', '-x', 'h1']).stderr).toContain('selects no host');
+  });
+  it('names file:line of a bad inventory and exits 2', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-inv-'));
+    writeFileSync(join(dir, 'inv'), '[g]\nh1 port=http\n');
+    const r = run(['stop', '--no-mdns', '-i', join(dir, 'inv'), '@g']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`stap-fleet: ${join(dir, 'inv')}:2: bad port 'http'\n`);
+    writeFileSync(join(dir, 'good'), '[g]\nh1\n');
+    const env = run(['stop', '--no-mdns', '@nope'], { STAP_FLEET_INVENTORY: join(dir, 'good') });
+    expect(env.stderr).toContain("unknown group '@nope'");
+  });
+  it('reports an unreachable loopback host with its category, without colour when not a TTY', () => {
+    // 127.0.0.1 port 1: refused at once; loopback only (no multicast: --no-mdns).
+    const r = run(['status', '--no-mdns', '-p', '1', '--known-hosts', '/dev/null', '--global-known-hosts', '/dev/null', '127.0.0.1']);
+    expect(r.code).toBe(5);
+    expect(r.stdout).toMatch(/^127\.0\.0\.1\s+unreachable: 127\.0\.0\.1: cannot connect to 127\.0\.0\.1:1: ECONNREFUSED$/m);
+    expect(r.stdout).not.toContain('\x1b[');
+    const j = run(['stop', '--no-mdns', '--json', '-p', '1', '127.0.0.1,127.0.0.2']);
+    const doc = JSON.parse(j.stdout) as { summary: { unreachable: string[] }; exitCode: number };
+    expect(doc.summary.unreachable).toEqual(['127.0.0.1', '127.0.0.2']);
+    expect(j.code).toBe(5);
+  });
+});
