@@ -7,6 +7,7 @@ import { chownSync, mkdirSync, mkdtempSync, chmodSync, rmSync, writeFileSync, cl
 import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { loadavg } from 'node:os';
 import { createLan } from '../test/lan/index.js';
 import { measurement, median, record } from './lib.ts';
 
@@ -52,6 +53,7 @@ const count = (stat: string): number => {
 async function main(): Promise<void> {
   const root = mkdtempSync('/tmp/sf-bench-svc-');
   chmodSync(root, 0o755);
+  const loadBefore = loadavg()[0]!;
   const lan = await createLan({ hosts: 1, tag: 'sbn' });
   const h1 = lan.hosts[0]!;
   try {
@@ -106,7 +108,7 @@ async function main(): Promise<void> {
       'service',
       'stap-server: start and stop of three servers',
       m,
-      `Inside one LAN host namespace (no avahi running), conf.d with three files (NICKNAME, RELEASE=${REL}, distinct PORT), -c global config with STAT_PATH/LOG_FILE in a temp dir, STAP_USER=stap-server; medians of ${RUNS} alternating runs after one warm-up; ours with STAP_FLEET_AGENT=off (the agent is measured in its own bench). Times are whole CLI invocations including nsenter.`,
+      `Inside one LAN host namespace (no avahi running), conf.d with three files (NICKNAME, RELEASE=${REL}, distinct PORT), -c global config with STAT_PATH/LOG_FILE in a temp dir, STAP_USER=stap-server; medians of ${RUNS} alternating runs after one warm-up; ours with STAP_FLEET_AGENT=off (the agent is measured in its own bench). Times are whole CLI invocations including nsenter. 1-min load average ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after (2 cores shared with other test runs).`,
     );
     for (const x of m) console.error(`${x.name}: ours ${x.ours.toFixed(0)} ms, theirs ${x.baseline.toFixed(0)} ms, ratio ${x.ratio} (${x.met ? 'met' : 'NOT met'})`);
   } finally {

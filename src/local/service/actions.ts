@@ -83,11 +83,19 @@ export async function openService(parsed: ParsedArgs, env: Environment = readEnv
   };
 }
 
+/**
+ * Status entries with defaults filled: a server SystemTap's script started without -r has no RELEASE line
+ * but serves `uname -r`, and an empty LOG means LOG_FILE, exactly what our specs get.
+ */
+function entries(svc: Service): StatusEntry[] {
+  return svc.store.list().map((e) => ({ ...e, spec: withDefaults(e.spec, svc.defaults) }));
+}
+
 /** Running (alive) entries; dead ones are returned separately so callers decide about them. */
 function scan(svc: Service): { alive: StatusEntry[]; dead: StatusEntry[] } {
   const alive: StatusEntry[] = [];
   const dead: StatusEntry[] = [];
-  for (const e of svc.store.list()) (svc.store.isAlive(e) ? alive : dead).push(e);
+  for (const e of entries(svc)) (svc.store.isAlive(e) ? alive : dead).push(e);
   return { alive, dead };
 }
 
@@ -97,7 +105,7 @@ function lookups(svc: Service): SpecLookups {
     configuredByNickname: (name) => svc.configured().find((c) => c.spec.nickname === name)?.spec,
     runningByPid: (pid) => {
       const e = svc.store.read(pid);
-      return e && svc.store.isAlive(e) ? e.spec : undefined;
+      return e && svc.store.isAlive(e) ? withDefaults(e.spec, svc.defaults) : undefined;
     },
     installedReleases: () => installedReleases(svc.env.modulesDir),
     checkBuildTree: (path) => void readBuildTreeRelease(path),
@@ -299,7 +307,7 @@ function toJson(e: StatusEntry, state: 'running' | 'dead'): JsonServer {
 }
 
 function status(svc: Service, specs: ServerSpec[]): ActionResult {
-  const entries = svc.store.list();
+  const all = entries(svc);
   const result: ActionResult = { lines: [], errors: [], exitCode: 0, servers: [] };
   let anyDead = false;
   let anyDown = false;
@@ -320,15 +328,15 @@ function status(svc: Service, specs: ServerSpec[]): ActionResult {
     }
   };
   if (specs.length === 0) {
-    if (entries.length === 0) {
+    if (all.length === 0) {
       result.lines.push('No managed stap-server is running');
       result.exitCode = 3;
       return result;
     }
-    entries.forEach(report);
+    all.forEach(report);
   } else {
     for (const spec of specs) {
-      const matching = entries.filter((e) => sameServer(spec, e.spec));
+      const matching = all.filter((e) => sameServer(spec, e.spec));
       if (matching.length) matching.forEach(report);
       else {
         result.lines.push(`stap-server ${describeSpec(spec)} is not running`);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chownSync, mkdirSync, mkdtempSync, chmodSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { release } from 'node:os';
 import { createLan, type Lan } from '../../lan/index.js';
 import { CLI } from './helpers.js';
 
@@ -69,6 +70,18 @@ describe('interoperability with SystemTap 4.8 stap-server on one STAT_PATH', () 
     const ot = await ours(['status', '-p', String(theirPid)]);
     expect(ot.exitCode).toBe(0);
     expect(ot.stdout).toContain(`--port "7791" running as PID ${theirPid}`);
+
+    // a server their script starts without -r records no RELEASE line but serves the running kernel
+    const t2 = await theirs(['start', '-u', 'stap-server', '--port', '7792', '--log', `${T}/log/theirs2.log`]);
+    expect(t2.exitCode, t2.stdout + t2.stderr).toBe(0);
+    const theirPid2 = pids().find((p) => p !== theirPid && p !== ourPid)!;
+    expect(readFileSync(join(T, 'stat', `${theirPid2}.stat`), 'utf8')).not.toContain('RELEASE');
+    const os2 = await ours(['status', '-u', 'stap-server', '--port', '7792', '--log', `${T}/log/theirs2.log`]);
+    expect(os2.exitCode, os2.stdout).toBe(0);
+    expect(os2.stdout).toBe(`stap-server -a "x86_64" -r "${release()}" -u "stap-server" -n "${theirPid2}" --log "${T}/log/theirs2.log" --port "7792" running as PID ${theirPid2}\n`);
+    const os2stop = await ours(['stop', '-p', String(theirPid2)]);
+    expect(os2stop.exitCode, os2stop.stderr).toBe(0);
+    expect(pids()).not.toContain(theirPid2);
 
     // their stop stops ours (it only needs the .stat file and a stap-serverd process)
     const tstop = await theirs(['stop', '-r', REL, '-u', 'stap-server', '--log', `${T}/log/ours.log`]);
