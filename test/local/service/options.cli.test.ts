@@ -4,11 +4,11 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import { release } from 'node:os';
-import { CLI, ensureUser, isLiveServer, makeWorld, type World } from './helpers.js';
+import { CLI, ensureUser, isLiveServer, makeWorld, runCli, type World } from './helpers.js';
 
 const USER = 'sfsvcopt';
 const OTHER = 'sfsvcnog'; // exists, but not in group stap-server
@@ -200,6 +200,24 @@ describe('command-line options', () => {
     r = await w.cli(['status', '-c', '/nonexistent/x']);
     expect(r.exitCode).toBe(6);
     expect(r.stderr).toContain('/nonexistent/x');
+  });
+
+  it('the default global file (STAP_SERVER_CONFIG_FILE) is read first; -c is processed after it, empty values keep the earlier ones', async () => {
+    const extra = join(w.dir, 'extra.conf');
+    const stat3 = join(w.dir, 'stat3');
+    writeFileSync(extra, `STAT_PATH=${stat3}\nLOG_FILE=\n`);
+    const env = { ...w.env, STAP_SERVER_CONFIG_FILE: w.global };
+    let r = await runCli(['start', '-n', 'deflt'], env);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(w.pids()).toHaveLength(1);
+    r = await runCli(['start', '-c', extra, '-n', 'layered'], env);
+    expect(r.exitCode, r.stderr).toBe(0);
+    // STAT_PATH from -c, LOG_FILE and STAP_USER still from the default file
+    expect(r.stdout).toContain(`-u "${USER}" -n "layered" --log "${w.logFile}" OK`);
+    expect(readdirSync(stat3).filter((f) => f.endsWith('.stat'))).toHaveLength(1);
+    r = await runCli(['stop', '-c', extra], env);
+    expect(r.exitCode).toBe(0);
+    expect(readdirSync(stat3).filter((f) => f.endsWith('.stat'))).toHaveLength(0);
   });
 
   it('-r with a build tree (seed 6.4.3): its release comes from include/config/kernel.release; missing file: exit 2', async () => {
