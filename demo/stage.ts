@@ -1,0 +1,63 @@
+/**
+ * Where the demo's hosts run stap-fleet from. The compile servers run as the unprivileged user stap-server,
+ * who must be able to read the daemon and its node_modules. A clone under a 0700 directory (/root) is not
+ * readable by that user: then the built code (dist/, package.json and the production dependencies from
+ * package-lock.json) is copied to a world-readable scratch directory that teardown removes.
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface CodeRoot {
+  /** Directory holding dist/, package.json and node_modules/ that the hosts run. */
+  dir: string;
+  /** True when dir is a copy the demo made (and removes at teardown). */
+  staged: boolean;
+  /** Why the copy was needed ('' when the project itself is used). */
+  reason: string;
+}
+
+/** Runs `node <daemon> --help` as user (it loads the daemon's whole import graph): exit 0 = readable. */
+export function readableBy(user: string, projectDir: string): { ok: boolean; detail: string } {
+  const daemon = join(projectDir, 'dist/bin/stap-serverd.js');
+  const r = spawnSync(
+    'setpriv',
+    ['--reuid', user, '--regid', user, '--init-groups', '--', process.execPath, daemon, '--help'],
+    { cwd: '/', encoding: 'utf8', timeout: 20_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/' } },
+  );
+  if (r.status === 0) return { ok: true, detail: '' };
+  const why = (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').find((l) => /EACCES|denied|Error/.test(l));
+  return { ok: false, detail: why ?? `exit ${r.status}` };
+}
+
+/** The production dependencies (not "dev") listed at the top of package-lock.json's node_modules tree. */
+export function productionModules(projectDir: string): string[] {
+  const lock = JSON.parse(readFileSync(join(projectDir, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { dev?: boolean }>;
+  };
+  return Object.entries(lock.packages)
+    .filter(([path, meta]) => path.startsWith('node_modules/') && !path.slice('node_modules/'.length).includes('node_modules/') && !meta.dev)
+    .map(([path]) => path);
+}
+
+export function resolveCodeRoot(projectDir: string, user: string): CodeRoot {
+  const check = readableBy(user, projectDir);
+  if (check.ok) return { dir: projectDir, staged: false, reason: '' };
+  const dir = mkdtempSync('/var/tmp/stap-fleet-demo-code-');
+  try {
+    chmodSync(dir, 0o755);
+    cpSync(join(projectDir, 'dist'), join(dir, 'dist'), { recursive: true });
+    cpSync(join(projectDir, 'package.json'), join(dir, 'package.json'));
+    for (const m of productionModules(projectDir)) {
+      // Optional native helpers (cpu-features) may be absent; ssh2 works without them.
+      if (existsSync(join(projectDir, m))) cpSync(join(projectDir, m), join(dir, m), { recursive: true });
+    }
+    spawnSync('chmod', ['-R', 'a+rX', dir]);
+    const again = readableBy(user, dir);
+    if (!again.ok) throw new Error(`the copy in ${dir} is still not usable by ${user}: ${again.detail}`);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return { dir, staged: true, reason: check.detail };
+}
