@@ -32,6 +32,8 @@ export interface AgentOptions {
   log: (msg: string) => void;
 }
 
+const KICK_DELAY_MS = 15;
+
 export const DEFAULT_STAT_PATH = '/var/run/stap-server';
 export const DEFAULT_AVAHI_SERVICES_DIR = '/etc/avahi/services';
 
@@ -67,6 +69,7 @@ export class Agent {
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  private pending: NodeJS.Timeout | undefined;
   private dirty = false;
   private stopped = false;
   private lastAvahiSeen = 0;
@@ -85,7 +88,11 @@ export class Agent {
     mkdirSync(this.opts.statPath, { recursive: true });
     this.opts.log(`stap-agent ${this.version} (pid ${process.pid}) on ${this.hostname}: watching ${this.opts.statPath}`);
     try {
-      this.watcher = watch(this.opts.statPath, { persistent: true }, () => this.kick());
+      this.watcher = watch(this.opts.statPath, { persistent: true }, (_event, file) => {
+        // Our own state/pid/log files live here too; reacting to them would feed back into ourselves.
+        if (file && String(file).includes('stap-agent')) return;
+        this.kick();
+      });
       this.watcher.on('error', (e) => this.opts.log(`watch error: ${e.message}`));
     } catch (e) {
       this.opts.log(`cannot watch ${this.opts.statPath} (${(e as Error).message}); polling only`);
@@ -94,14 +101,20 @@ export class Agent {
     this.timer = setInterval(() => this.kick(), this.opts.pollMs);
   }
 
-  /** Requests a reconcile; coalesces while one runs. */
+  /**
+   * Requests a reconcile. Bursts of file events (a start writes several files per server) coalesce into one run a
+   * few ms later, so the event loop stays free for the responder's timers (probes, announcements).
+   */
   kick(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.pending) return;
     if (this.running) {
       this.dirty = true;
       return;
     }
-    void this.tick();
+    this.pending = setTimeout(() => {
+      this.pending = undefined;
+      void this.tick();
+    }, KICK_DELAY_MS);
   }
 
   private async tick(): Promise<void> {
@@ -109,7 +122,9 @@ export class Agent {
     try {
       do {
         this.dirty = false;
+        const rt0 = Date.now();
         await this.reconcile();
+        if (process.env.STAP_AGENT_DEBUG && Date.now() - rt0 > 30) this.opts.log(`reconcile took ${Date.now() - rt0} ms`);
       } while (this.dirty && !this.stopped);
     } catch (e) {
       this.opts.log(`reconcile failed: ${(e as Error).stack ?? String(e)}`);
@@ -188,6 +203,7 @@ export class Agent {
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.pending) clearTimeout(this.pending);
     this.watcher?.close();
     // Let an in-flight reconcile finish before closing the backend it uses.
     const deadline = Date.now() + 3000;

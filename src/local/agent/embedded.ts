@@ -192,7 +192,9 @@ export class EmbeddedBackend implements Backend {
   private async probeAndAnnounce(e: Entry): Promise<void> {
     const gen = ++e.generation;
     for (let attempt = 0; attempt < 50; attempt++) {
+      const pt0 = Date.now();
       const conflict = this.opts.probe === false ? false : await this.probe(this.fqdn(e.name, e.desired.type));
+      if (process.env.STAP_AGENT_DEBUG) this.log(`probe ${e.name} took ${Date.now() - pt0} ms conflict=${conflict}`);
       if (this.closed || e.generation !== gen || this.entries.get(e.desired.key) !== e) return;
       if (!conflict) break;
       this.rename(e);
