@@ -4,6 +4,7 @@
  * request, and drain then exit 0 on SIGTERM/SIGINT/SIGHUP.
  */
 import { createServer, type Server, type TLSSocket } from 'node:tls';
+import { execa } from 'execa';
 import { userInfo, hostname, homedir } from 'node:os';
 import { resolveReleases } from './releases.js';
 import { StapFleetError } from '../../errors.js';
@@ -24,6 +25,14 @@ export interface RunningServer {
 }
 
 const DRAIN_MS = 3000;
+
+/** Logs which stap serves requests (and loads execa's lazy parts before the first request). */
+async function logStapVersion(stap: string, log: Logger): Promise<void> {
+  const r = await execa(stap, ['-V'], { reject: false, stdin: 'ignore', timeout: 20_000 });
+  const first = `${r.stdout}\n${r.stderr}`.split('\n').find((l) => l.trim().length > 0);
+  if (r.exitCode === 0 && first) log.log(`Using ${stap}: ${first.trim()}`);
+  else log.log(`Warning: ${stap} -V failed (${r.shortMessage}); requests will fail until it works`);
+}
 
 export function assertNotRoot(env: NodeJS.ProcessEnv = process.env): void {
   if (typeof process.geteuid === 'function' && process.geteuid() === 0 && !env.STAP_PR11197_OVERRIDE) {
@@ -143,6 +152,7 @@ export async function startServerd(opts: ServerdOptions, log: Logger, env: NodeJ
   log.log(`Using network address ${bound.address}:${bound.port}`);
   log.log(opts.maxThreads > 0 ? `Using a maximum of ${opts.maxThreads} threads` : 'Concurrency disabled');
   if (opts.trustSelf) void trustOwnCertificate(opts.sslDir, env, log);
+  void logStapVersion(opts.stap, log);
 
   let resolveClosed!: (code: number) => void;
   const closed = new Promise<number>((r) => (resolveClosed = r));

@@ -37,7 +37,7 @@ export function scrubFile(file: string, paths: ReadonlyArray<string | undefined>
   if (out !== text) writeFileSync(file, out, 'latin1');
 }
 
-/** Streams the response directory as a zip. Files are read when the stream is consumed. */
+/** Streams the response directory as a zip. */
 export function zipResponse(responseDir: string): Readable {
   const zip = new yazl.ZipFile();
   const walk = (dir: string, prefix: string, seen: Set<string>): void => {
@@ -55,7 +55,8 @@ export function zipResponse(responseDir: string): Readable {
         zip.addEmptyDirectory(`${prefix}${name}/`, { mode: st.mode, mtime: st.mtime });
         walk(path, `${prefix}${name}/`, new Set([...seen, real]));
       } else if (st.isFile()) {
-        zip.addFile(path, `${prefix}${name}`, { mode: st.mode, mtime: st.mtime, compress: st.size > 512 });
+        // Read now (the temp dir is removed once the reply is sent); compress only what is worth it.
+        zip.addBuffer(readFileSync(path), `${prefix}${name}`, { mode: st.mode, mtime: st.mtime, compress: st.size > 16 * 1024 });
       }
     }
   };

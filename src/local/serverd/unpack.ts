@@ -9,9 +9,9 @@
  */
 import yauzl from 'yauzl';
 import type { Entry, ZipFile } from 'yauzl';
-import { createWriteStream, mkdirSync } from 'node:fs';
-import { resolve, sep, dirname } from 'node:path';
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
+import { resolve, sep, dirname } from 'node:path';
 
 export class RequestRefusal extends Error {
   constructor(message: string) {
@@ -81,6 +81,23 @@ export function checkEntryName(name: string): string | undefined {
   return undefined;
 }
 
+const STREAM_ABOVE = 1024 * 1024;
+
+function openEntry(zf: ZipFile, e: Entry): Promise<NodeJS.ReadableStream> {
+  return new Promise((ok, ko) => zf.openReadStream(e, (err, stream) => (err || !stream ? ko(err ?? new Error('no stream')) : ok(stream))));
+}
+
+/** The entry's bytes; yauzl fails the stream if they exceed the declared size. */
+async function readEntry(zf: ZipFile, e: Entry): Promise<Buffer> {
+  const stream = await openEntry(zf, e);
+  return new Promise((ok, ko) => {
+    const parts: Buffer[] = [];
+    stream.on('data', (d: Buffer) => parts.push(d));
+    stream.on('error', ko);
+    stream.on('end', () => ok(Buffer.concat(parts)));
+  });
+}
+
 function inside(root: string, path: string): boolean {
   return path === root || path.startsWith(root + sep);
 }
@@ -116,12 +133,12 @@ export async function unpackRequest(zip: Buffer, dir: string, limits: UnpackLimi
         continue;
       }
       mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
-      const stream = await new Promise<NodeJS.ReadableStream>((ok, ko) =>
-        zf.openReadStream(e, (err, s) => (err || !s ? ko(new RequestRefusal(`Unable to extract ${e.fileName}: ${err?.message}`)) : ok(s))),
-      );
       try {
-        // 'wx' = O_CREAT|O_EXCL: never follows or replaces anything already there.
-        await pipeline(stream, createWriteStream(target, { flags: 'wx', mode: 0o600 }));
+        // 'wx' = O_CREAT|O_EXCL: never follows or replaces anything already there. Small entries (all
+        // of a typical request) go in one synchronous write, which beats a stream's thread-pool hops;
+        // big ones are streamed so that memory stays bounded.
+        if (e.uncompressedSize <= STREAM_ABOVE) writeFileSync(target, await readEntry(zf, e), { flag: 'wx', mode: 0o600 });
+        else await pipeline(await openEntry(zf, e), createWriteStream(target, { flags: 'wx', mode: 0o600 }));
       } catch (err) {
         throw new RequestRefusal(`Unable to extract client request entry ${JSON.stringify(e.fileName)}: ${(err as Error).message}`);
       }

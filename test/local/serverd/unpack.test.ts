@@ -108,3 +108,15 @@ describe('checkEntryName', () => {
     expect(checkEntryName('a\0b')).toMatch(/NUL/);
   });
 });
+
+describe('unpackRequest with large entries', () => {
+  it('streams entries above 1 MiB and still enforces their declared size', async () => {
+    const big = Buffer.alloc(3_000_000, 'a');
+    const r = await unpackRequest(makeZip([{ name: 'big', data: big, deflate: true }]), dir, { maxUncompressed: 10_000_000, maxEntries: 5 });
+    expect(r.totalBytes).toBe(3_000_000);
+    expect(readFileSync(join(dir, 'big')).equals(big)).toBe(true);
+    const lie = makeZip([{ name: 'lie', data: Buffer.alloc(9_000_000), deflate: true, declaredSize: 2_000_000 }]);
+    const err = await unpackRequest(lie, join(dir, 'sub'), { maxUncompressed: 10_000_000, maxEntries: 5 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RequestRefusal);
+  });
+});
