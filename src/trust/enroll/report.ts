@@ -16,7 +16,7 @@ export interface TrustServerReport {
   address: string;
   port: number;
   source: 'mdns' | 'cli';
-  status: 'ok' | 'spoof' | 'unreachable' | 'invalid' | 'certinfo-only';
+  status: 'ok' | 'spoof' | 'unreachable' | 'invalid' | 'conflict' | 'certinfo-only';
   certinfo?: string;
   claimedCertinfo?: string;
   sha256?: string;
