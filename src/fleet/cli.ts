@@ -7,7 +7,6 @@ import type { FleetOptions } from './commands/context.js';
 import { SERVICE_ACTIONS } from './commands/remote.js';
 import type { ServiceAction, SudoMode } from './commands/remote.js';
 import { fleetStatus } from './commands/status.js';
-import { registerTrustCommand } from './commands/trust.js';
 import { FLEET_EXIT } from './exit-codes.js';
 import { makeProgress } from './output/progress.js';
 import { renderAction, renderStatus } from './output/render.js';
@@ -174,7 +173,13 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
     });
   }
 
-  registerTrustCommand(program, { io, setExitCode: (c) => (exitCode = c), addCommonOptions, toFleetOptions, buildContext });
+  // The trust command pulls in the certificate and NSS code: load it only when it can be needed (its own
+  // invocation, help, or an unknown command), not for status and the service actions.
+  const first = ours.find((a) => !a.startsWith('-'));
+  if (!first || !(SERVICE_ACTIONS as readonly string[]).concat('status').includes(first)) {
+    const { registerTrustCommand } = await import('./commands/trust.js');
+    registerTrustCommand(program, { io, setExitCode: (c) => (exitCode = c), addCommonOptions, toFleetOptions, buildContext });
+  }
 
   try {
     await program.parseAsync(ours, { from: 'user' });

@@ -231,6 +231,21 @@ describe('stap-fleet on the test LAN', () => {
     expect(again.exitCode).toBe(0);
   });
 
+  it('reaches a host through a ProxyJump hop (the target sees the jump host as the client)', async () => {
+    const h2 = lan.host('h2');
+    const h3 = lan.host('h3');
+    const inv = join(dir, 'inv-jump');
+    writeFileSync(inv, `viajump host=${h3.ip} proxyjump=root@${h2.ip}\n`);
+    const r = await ctl.exec(
+      ['node', FLEET, 'status', '--identity', join(dir, 'id'), '--known-hosts', knownHosts, '--global-known-hosts', '/dev/null', '--remote-command', remote, '-l', 'root', '-F', '/dev/null', '--no-mdns', '-i', inv, 'viajump'],
+      { env: { SSH_AUTH_SOCK: '' } },
+    );
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^viajump\s+no servers$/m);
+    const log = readFileSync(join(h3.dir, 'sshd', 'sshd.log'), 'utf8');
+    expect(log).toContain(`Accepted publickey for root from ${h2.ip}`);
+  });
+
   it('the openssh transport gives the same categories', async () => {
     // One `ssh` process per command costs more CPU than ssh2: a longer command timeout on this shared machine.
     const r = await fleet(['status', '@all', '--json', '--transport', 'openssh', '-u', '15']);

@@ -99,7 +99,7 @@ export function buildContext(options: FleetOptions): FleetContext {
           userKnownHostsFiles: userKnownHosts,
           globalKnownHostsFiles: globalKnownHosts,
           acceptNew: options.acceptNew,
-          resolveJumpHost: jumpHostResolver({ inventory, sshConfig }),
+          resolveJumpHost: jumpHostResolver({ inventory, sshConfig, identityFiles: options.identity }),
         });
 
   return {

@@ -85,7 +85,7 @@ function buildTarget(name: string, source: TargetSource, input: ResolveInput, di
 }
 
 /** A ProxyJump hop resolved through the same inventory / ssh_config lookups. */
-export function jumpHostResolver(input: Pick<ResolveInput, 'inventory' | 'sshConfig'>) {
+export function jumpHostResolver(input: Pick<ResolveInput, 'inventory' | 'sshConfig' | 'identityFiles'>) {
   return (spec: string): HostTarget => {
     const at = spec.lastIndexOf('@');
     const user = at > 0 ? spec.slice(0, at) : undefined;

@@ -7,7 +7,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { sudoWrap } from './ssh2.js';
 import { ConnectError } from './types.js';
 import type { ConnectOptions, Connection, HostCategory, HostTarget, RemoteCommandResult, RunOptions, Transport } from './types.js';
@@ -99,6 +98,7 @@ export class OpenSshTransport implements Transport {
 
   async closeMaster(target: HostTarget, connectTimeoutMs: number): Promise<void> {
     if (!this.opts.controlMaster) return;
+    const { execa } = await import('execa');
     await execa(this.sshBinary(), ['-O', 'exit', ...this.baseArgs(target, connectTimeoutMs)], { reject: false, timeout: 5000 });
   }
 
@@ -117,6 +117,7 @@ class OpenSshConnection implements Connection {
 
   async exec(command: string, opts: RunOptions): Promise<RemoteCommandResult> {
     const full = sudoWrap(command, this.user, opts.sudo);
+    const { execa } = await import('execa'); // loaded only when this transport is used: it costs startup time
     const r = await execa(this.transport.sshBinary(), [...this.transport.baseArgs(this.target, this.connectTimeoutMs), full], {
       reject: false,
       input: opts.stdin,

@@ -5,7 +5,6 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
-import ssh2 from 'ssh2';
 import type { AnyAuthMethod, Client as Ssh2Client, ClientChannel, ConnectConfig } from 'ssh2';
 import {
   fingerprint,
@@ -18,7 +17,10 @@ import {
 import { ConnectError } from './types.js';
 import type { ConnectOptions, Connection, HostTarget, RemoteCommandResult, RunOptions, Transport } from './types.js';
 
-const { Client, utils } = ssh2;
+// ssh2 is loaded on first connect: --mdns-only, --help and usage errors never pay for it.
+type Ssh2Module = typeof import('ssh2');
+let ssh2Module: Promise<Ssh2Module> | undefined;
+const loadSsh2 = () => (ssh2Module ??= import('ssh2').then((m) => ((m as { default?: Ssh2Module }).default ?? m) as Ssh2Module));
 
 export interface Ssh2TransportOptions {
   /** User known_hosts files; the first one records keys accepted with acceptNew. */
@@ -76,6 +78,7 @@ export class Ssh2Transport implements Transport {
   }
 
   async connect(target: HostTarget, opts: ConnectOptions): Promise<Connection> {
+    const ssh2 = await loadSsh2();
     const deadline = Date.now() + opts.connectTimeoutMs;
     const hops: HostTarget[] = [];
     if (target.proxyJump) {
@@ -89,7 +92,7 @@ export class Ssh2Transport implements Transport {
     try {
       let sock: ClientChannel | undefined;
       for (const [i, hop] of [...hops, target].entries()) {
-        const client = await this.openClient(hop, target, deadline, sock);
+        const client = await this.openClient(ssh2, hop, target, deadline, sock);
         clients.push(client);
         const nextHop = [...hops, target][i + 1];
         if (nextHop) sock = await forward(client, nextHop, target, deadline);
@@ -101,7 +104,7 @@ export class Ssh2Transport implements Transport {
     return new Ssh2Connection(target, target.user ?? this.opts.defaultUser, clients);
   }
 
-  private authMethods(hop: HostTarget, user: string): AnyAuthMethod[] {
+  private authMethods(ssh2: Ssh2Module, hop: HostTarget, user: string): AnyAuthMethod[] {
     const methods: AnyAuthMethod[] = [];
     const explicit = hop.identityFiles ?? [];
     if (this.opts.agentSocket && !(hop.identitiesOnly && explicit.length)) {
@@ -115,22 +118,22 @@ export class Ssh2Transport implements Transport {
       } catch {
         continue; // ssh also skips identity files that do not exist
       }
-      const parsed = utils.parseKey(text);
+      const parsed = ssh2.utils.parseKey(text);
       if (parsed instanceof Error) continue; // encrypted without a passphrase, or not a key
       methods.push({ type: 'publickey', username: user, key: text });
     }
     return methods;
   }
 
-  private openClient(hop: HostTarget, finalTarget: HostTarget, deadline: number, sock?: ClientChannel): Promise<Ssh2Client> {
+  private openClient(ssh2: Ssh2Module, hop: HostTarget, finalTarget: HostTarget, deadline: number, sock?: ClientChannel): Promise<Ssh2Client> {
     const label = hop === finalTarget ? hop.name : `${finalTarget.name} (via jump host ${hop.name})`;
     const known = readKnownHostsFiles([...this.opts.userKnownHostsFiles, ...this.opts.globalKnownHostsFiles]);
     const preferred = preferredHostKeyAlgorithms(known, hop.hostname, hop.port);
     const user = hop.user ?? this.opts.defaultUser;
-    const methods = this.authMethods(hop, user);
+    const methods = this.authMethods(ssh2, hop, user);
 
     return new Promise<Ssh2Client>((resolve, reject) => {
-      const client = new Client();
+      const client = new ssh2.Client();
       let settled = false;
       let hostKeyProblem: ConnectError | undefined;
       let sawHandshake = false;
