@@ -13,7 +13,7 @@ export function buildStapArgs(serverOptions: readonly string[], release: string,
 // stap's getopt tables (cmdline.h / cmdline.cxx): which short options take an argument, and the long
 // options with their argument kind. Needed only to find the first --privilege/--unprivileged the way
 // stap's own getopt_long will (e.g. `-e --privilege=stapusr` is a script, not an option).
-const SHORT_WITH_ARG = new Set('peIEoRramcxDsldLSBJGT'.split(''));
+export const SHORT_OPTIONS_WITH_ARGUMENT = new Set('peIEoRramcxDsldLSBJGT'.split(''));
 const LONG_OPTIONS: Record<string, 'none' | 'required' | 'optional'> = {
   'skip-badvars': 'none', vp: 'required', unprivileged: 'none', 'build-as': 'optional', 'client-options': 'none',
   help: 'none', 'disable-cache': 'none', 'poison-cache': 'none', 'clean-cache': 'none', compatible: 'required',
@@ -55,7 +55,7 @@ export function requestedPrivilege(args: readonly string[]): Privilege {
     }
     if (a.startsWith('-') && a.length > 1) {
       for (let j = 1; j < a.length; j++) {
-        if (SHORT_WITH_ARG.has(a[j]!)) {
+        if (SHORT_OPTIONS_WITH_ARGUMENT.has(a[j]!)) {
           if (j === a.length - 1) i++; // the argument is the next word
           break;
         }

@@ -90,6 +90,7 @@ export async function handleConnection(socket: TLSSocket, ctx: ConnectionContext
       }
       const result = outcome
         ? `rc ${outcome.exitCode}${outcome.signed.length ? `, signed ${outcome.signed.join(' ')}` : ''}` +
+          (outcome.cached ? ', cached' : '') +
           (outcome.stapMs !== undefined ? `, stap ${Math.round(outcome.stapMs)} ms` : '')
         : 'failed';
       log(`Request from ${peer} complete (${result}, ${ms()})`);

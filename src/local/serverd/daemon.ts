@@ -7,6 +7,8 @@ import { createServer, type Server, type TLSSocket } from 'node:tls';
 import { execa } from 'execa';
 import { userInfo, hostname, homedir } from 'node:os';
 import { resolveReleases } from './releases.js';
+import { ResponseCache } from './cache.js';
+import { RESPONSE_CACHE_MAX_BYTES } from './options.js';
 import { StapFleetError } from '../../errors.js';
 import { ensureServerCertificate, checkServerCertificate, type ServerCredentials } from '../../trust/cert.js';
 import type { ServerdOptions } from './options.js';
@@ -123,6 +125,12 @@ export async function startServerd(opts: ServerdOptions, log: Logger, env: NodeJ
       stap: opts.stap,
       serverStapOptions: opts.stapOptions,
       releases: new Set(releases.keys()),
+      buildTrees: releases,
+      cache: new ResponseCache({
+        maxEntries: opts.responseCacheEntries,
+        maxBytes: RESPONSE_CACHE_MAX_BYTES,
+        ttlMs: opts.responseCacheTtlSec * 1000,
+      }),
       maxRequestSize: opts.maxRequestSize,
       compileTimeoutMs: opts.compileTimeoutSec * 1000,
       tmpParent: opts.tmpDir,

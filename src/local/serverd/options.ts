@@ -35,6 +35,9 @@ export interface ServerdOptions {
   compileTimeoutSec: number;
   /** Add stap.cert to the server user's client trust database with certutil (as stap-serverd does). */
   trustSelf: boolean;
+  /** Identical-request cache: entries (0 = off) and seconds an answer stays valid. */
+  responseCacheEntries: number;
+  responseCacheTtlSec: number;
 }
 
 /**
@@ -46,6 +49,9 @@ export const DEFAULT_MAX_COMPRESSED_REQUEST = 16 * 1024 * 1024;
 export const DEFAULT_MAX_REQUEST_SIZE = 128 * 1024 * 1024;
 export const DEFAULT_REQUEST_TIMEOUT_SEC = 30;
 export const DEFAULT_COMPILE_TIMEOUT_SEC = 900;
+export const DEFAULT_RESPONSE_CACHE_ENTRIES = 256;
+export const DEFAULT_RESPONSE_CACHE_TTL_SEC = 600;
+export const RESPONSE_CACHE_MAX_BYTES = 64 * 1024 * 1024;
 
 function parseNumber(flag: string, max: number) {
   return (value: string): number => {
@@ -90,6 +96,8 @@ export function buildCommand(stapOptions: string[] = []): Command {
     .option('--request-timeout <sec>', 'seconds a client may take to send its request', parseNumber('request-timeout', 86400), DEFAULT_REQUEST_TIMEOUT_SEC)
     .option('--compile-timeout <sec>', 'seconds one stap run may take', parseNumber('compile-timeout', 86400 * 7), DEFAULT_COMPILE_TIMEOUT_SEC)
     .option('--no-trust-self', "do not add stap.cert to the server user's client trust database")
+    .option('--response-cache <n>', 'answers of identical requests kept (0 = off)', parseNumber('response-cache', 100_000), DEFAULT_RESPONSE_CACHE_ENTRIES)
+    .option('--response-cache-ttl <sec>', 'seconds a cached answer stays valid', parseNumber('response-cache-ttl', 86400 * 30), DEFAULT_RESPONSE_CACHE_TTL_SEC)
     .helpOption('-h, --help', 'display help')
     .allowExcessArguments(false)
     .exitOverride();
@@ -137,6 +145,8 @@ export function parseServerdArgs(argv: string[], env: NodeJS.ProcessEnv = proces
     requestTimeoutSec: o.requestTimeout as number,
     compileTimeoutSec: o.compileTimeout as number,
     trustSelf: o.trustSelf !== false,
+    responseCacheEntries: o.responseCache as number,
+    responseCacheTtlSec: o.responseCacheTtl as number,
   };
   return { kind: 'options', options };
 }

@@ -15,6 +15,7 @@ import { readClientRequest } from './request.js';
 import { appendClientError, scrubFile, writeRc } from './response.js';
 import { RequestRefusal, unpackRequest, DEFAULT_MAX_ENTRIES } from './unpack.js';
 import { compareVersions, hashForClientVersion, SERVER_PROTOCOL_VERSION } from './version.js';
+import { asksVerbose, requestKey, restoreDir, serverFingerprint, snapshotDir, type ResponseCache } from './cache.js';
 
 export interface ProcessContext {
   stap: string;
@@ -28,6 +29,10 @@ export interface ProcessContext {
   tmpParent?: string;
   serverEnv: NodeJS.ProcessEnv;
   serverHome?: string;
+  /** Identical-request cache (undefined or disabled: every request runs stap). */
+  cache?: ResponseCache;
+  /** Build tree of each served release (for the cache fingerprint). */
+  buildTrees?: ReadonlyMap<string, string>;
   /** The current server key (PEM), read at signing time so a renewed key is used at once. */
   signingKey(): string;
   log(message: string): void;
@@ -47,6 +52,8 @@ export interface RequestOutcome {
   durationMs: number;
   /** Time spent in the stap run itself. */
   stapMs?: number;
+  /** Answered from the response cache (no stap run). */
+  cached?: boolean;
   shortMessage?: string;
 }
 
@@ -144,6 +151,29 @@ async function compile(zip: Buffer, ctx: ProcessContext, signal: AbortSignal | u
   outcome.args = request.args;
   ctx.log(`Options passed from the client: ${describeClientArgs(request.args)} `);
 
+  const hasMoks = existsSync(join(requestDir, 'mok_fingerprints'));
+  let cacheKey: string | undefined;
+  if (ctx.cache?.enabled && !hasMoks && !asksVerbose(request.args)) {
+    const fingerprint = serverFingerprint({
+      stap: ctx.stap,
+      serverStapOptions: ctx.serverStapOptions,
+      release: request.release,
+      buildTree: ctx.buildTrees?.get(request.release),
+      env: ctx.serverEnv,
+    });
+    cacheKey = requestKey(requestDir, fingerprint);
+    const hit = ctx.cache.get(cacheKey);
+    if (hit) {
+      restoreDir(responseDir, hit.files);
+      outcome.cached = true;
+      outcome.exitCode = hit.exitCode;
+      outcome.failed = hit.exitCode !== 0;
+      outcome.privilege = 'highest';
+      outcome.durationMs = performance.now() - started;
+      return outcome;
+    }
+  }
+
   let locale: Record<string, string> = {};
   if (compareVersions(request.clientVersion, '1.6') >= 0 && request.locale !== undefined) {
     const filtered = filterLocale(request.locale);
@@ -155,7 +185,7 @@ async function compile(zip: Buffer, ctx: ProcessContext, signal: AbortSignal | u
   }
 
   let moks: string[] = [];
-  if (compareVersions(request.clientVersion, '1.6') >= 0 && existsSync(join(requestDir, 'mok_fingerprints'))) {
+  if (compareVersions(request.clientVersion, '1.6') >= 0 && hasMoks) {
     moks = readFileSync(join(requestDir, 'mok_fingerprints'), 'utf8').split('\n').filter((l) => l.length > 0);
   }
 
@@ -219,6 +249,14 @@ async function compile(zip: Buffer, ctx: ProcessContext, signal: AbortSignal | u
   scrubFile(join(responseDir, 'stderr'), [ctx.serverHome, responseDir]);
   outcome.exitCode = rc;
   outcome.failed = rc !== 0;
+  // Only deterministic answers are worth replaying: success, nothing built or signed.
+  if (cacheKey && rc === 0 && outcome.signed.length === 0 && !result.failed && !containsModule(stapTmp)) {
+    ctx.cache!.set(cacheKey, snapshotDir(responseDir), rc);
+  }
   outcome.durationMs = performance.now() - started;
   return outcome;
+}
+
+function containsModule(dir: string): boolean {
+  return snapshotDir(dir).some((f) => !f.dir && /\.(ko|bo|so)$/.test(f.path));
 }

@@ -141,3 +141,34 @@ describe('stap-serverd daemon contract', () => {
     expect(served).toBe(fresh);
   });
 });
+
+describe('response cache', () => {
+  it('answers an identical request from the cache, byte for byte, and misses when the request differs', async () => {
+    const rel = installedRelease();
+    const log = join(scratch, 'log6');
+    const d = await start(['--ssl', join(scratch, 'ssl6'), '--log', log, '-r', rel]);
+    const req = (script: string) => frame(goodRequest(rel, ['-p2', `-e${script}`]));
+    const first = await readZip((await rawTls('127.0.0.1', d.ready.port!, req('probe begin { exit() }'))).response);
+    const second = await readZip((await rawTls('127.0.0.1', d.ready.port!, req('probe begin { exit() }'))).response);
+    const other = await readZip((await rawTls('127.0.0.1', d.ready.port!, req('probe end { exit() }'))).response);
+    expect(first.get('rc')?.toString()).toBe('0');
+    expect([...second.keys()].sort()).toEqual([...first.keys()].sort());
+    for (const [k, v] of first) expect(second.get(k)?.equals(v), k).toBe(true);
+    expect(other.get('stdout')?.toString()).toContain('end');
+    const completed = (): string[] => readFileSync(log, 'utf8').split('\n').filter((l) => l.includes(' complete (rc'));
+    // The line is written once the reply is out, so it may trail the client by a moment.
+    for (let i = 0; i < 50 && completed().length < 3; i++) await new Promise((r) => setTimeout(r, 100));
+    const lines = completed();
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).not.toContain('cached');
+    expect(lines[1]).toContain('rc 0, cached');
+    expect(lines[2]).not.toContain('cached');
+    await d.stop();
+    // --response-cache 0 turns it off.
+    const log7 = join(scratch, 'log7');
+    const off = await start(['--ssl', join(scratch, 'ssl6'), '--log', log7, '-r', rel, '--response-cache', '0']);
+    await rawTls('127.0.0.1', off.ready.port!, req('probe begin { exit() }'));
+    await rawTls('127.0.0.1', off.ready.port!, req('probe begin { exit() }'));
+    expect(readFileSync(log7, 'utf8')).not.toContain('cached');
+  });
+});
