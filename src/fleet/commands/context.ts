@@ -54,7 +54,7 @@ export function defaultFleetOptions(): FleetOptions {
     sshConfigHosts: false,
     mdns: true,
     mdnsTimeoutMs: 3000,
-    mdnsQuietMs: 300,
+    mdnsQuietMs: 250,
     identity: [],
     knownHosts: [],
     globalKnownHosts: [],

@@ -37,6 +37,8 @@ export interface TrustRequest {
   /** Base of the per-user database on the clients (default: their $SYSTEMTAP_DIR, else ~/.systemtap). */
   systemtapDir?: string;
   tlsTimeoutMs: number;
+  /** Only servers whose TXT sysinfo has this release / arch (mDNS selection). */
+  serverFilter?: { release?: string; arch?: string };
 }
 
 const CERTINFO_RE = /^[0-9a-f]{2}(:[0-9a-f]{2})+$/;
@@ -53,7 +55,7 @@ export async function selectServers(
   const cands: ServerCandidate[] = req.servers.map(parseServerSpec);
   if (req.mdnsServers) {
     const ads = await browse({ types: ['server'], maxMs: ctx.options.mdnsTimeoutMs, quietMs: ctx.options.mdnsQuietMs });
-    cands.push(...candidatesFromAdvertisements(ads, { release: ctx.options.release, arch: ctx.options.arch }));
+    cands.push(...candidatesFromAdvertisements(ads, req.serverFilter ?? {}));
   }
   const collected: CollectedServer[] = cands.length ? await collectServers(cands, { timeoutMs: req.tlsTimeoutMs }) : [];
   const planned: PlannedServer[] = [];
@@ -273,7 +275,7 @@ export function registerTrustCommand(program: Command, deps: TrustCommandDeps): 
     .option('-n, --dry-run', 'print the plan; change nothing', false)
     .addOption(new Option('--method <method>', "auto: the client's stap adds the trust where it can, certutil otherwise; certutil: always certutil").choices(['auto', 'certutil']).default('auto'))
     .option('--systemtap-dir <dir>', "per-user database base on the clients (default: the client's $SYSTEMTAP_DIR, else ~/.systemtap)")
-    .option('--tls-timeout <s>', 'time to fetch each server certificate, seconds', seconds, 5000);
+    .addOption(new Option('--tls-timeout <s>', 'time to fetch each server certificate, seconds').argParser(seconds).default(5000, '5'));
   const cmd = (deps.addCommonOptions ?? addConnectionOptions)(base).addHelpText(
     'after',
     `${TRUST_HELP}\n\nExamples:\n  stap-fleet trust 'client[1-10]'                           # every advertised server, login user\n  stap-fleet trust @clients --all-users --signer -s 10.0.0.1:7777\n  stap-fleet trust @clients -s 10.0.0.1:7777=00:cc:24:bf:1d --dry-run\n  stap-fleet trust @clients --revoke --certinfo 00:cc:24:bf:1d --json\n`,
@@ -294,12 +296,14 @@ export function registerTrustCommand(program: Command, deps: TrustCommandDeps): 
       method: o.method as 'auto' | 'certutil',
       systemtapDir: o.systemtapDir as string | undefined,
       tlsTimeoutMs: (o.tlsTimeout as number) ?? 5000,
+      serverFilter: { release: options.release, arch: options.arch },
     };
     if (!req.mdnsServers && servers.length === 0 && certinfos.length === 0) {
       throw new StapFleetError('SF_USAGE', { detail: 'no servers: give --server ADDR:PORT, --certinfo (with --revoke), or allow mDNS' });
     }
     // Clients come from node sets / inventory; browse mDNS for clients only when none were named.
-    const ctx = (deps.buildContext ?? buildContext)({ ...options, mdns: options.mdns && clients.length === 0 });
+    // --release/--arch select servers here, not client hosts.
+    const ctx = (deps.buildContext ?? buildContext)({ ...options, mdns: options.mdns && clients.length === 0, release: undefined, arch: undefined });
     const progress = makeProgress(deps.io.stderr, options.progress && !options.json, 'trust');
     try {
       const doc = await fleetTrust(ctx, req, { onProgress: (p) => progress.update(p) });

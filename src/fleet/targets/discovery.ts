@@ -31,10 +31,12 @@ export interface DiscoveredHost {
 export interface DiscoveryOptions {
   /** Hard cap on browsing time (default 3000 ms). */
   maxMs?: number;
-  /** Stop once no new service answered for this long after the first answer (default 300 ms). */
+  /** Stop once no new service answered for this long after the first answer (default 250 ms). */
   quietMs?: number;
   /** Minimum browsing time even when answers are quick (default 150 ms). */
   minMs?: number;
+  /** Give up when nothing at all answered for this long (default 1000 ms, avahi-browse's "all for now"). */
+  idleMs?: number;
   types?: Array<'agent' | 'server'>;
 }
 
@@ -125,8 +127,11 @@ function toAdvertisement(kind: Advertisement['kind'], s: {
 /** Browses the LAN; resolves with every advertisement seen, at most after maxMs. */
 export async function browse(opts: DiscoveryOptions = {}): Promise<Advertisement[]> {
   const maxMs = opts.maxMs ?? 3000;
-  const quietMs = opts.quietMs ?? 300;
+  const quietMs = opts.quietMs ?? 250;
   const minMs = Math.min(opts.minMs ?? 150, maxMs);
+  // Responders answer a multicast query within 20-120 ms (RFC 6762 6), 500 ms at worst: silence for a
+  // second means nobody advertises this type.
+  const idleMs = opts.idleMs ?? 1000;
   const types = opts.types ?? ['agent', 'server'];
   const bonjour = new Bonjour({}, () => undefined);
   const t0 = Date.now();
@@ -142,7 +147,8 @@ export async function browse(opts: DiscoveryOptions = {}): Promise<Advertisement
       const now = Date.now();
       const elapsed = now - t0;
       const quiet = lastAnswer > 0 && now - lastAnswer >= quietMs && elapsed >= minMs;
-      if (quiet || elapsed >= maxMs) {
+      const nobody = lastAnswer === 0 && elapsed >= idleMs;
+      if (quiet || nobody || elapsed >= maxMs) {
         clearInterval(tick);
         resolve();
       }
