@@ -98,6 +98,9 @@ export async function startServerd(opts: ServerdOptions, log: Logger, env: NodeJ
     handshakeTimeout: opts.requestTimeoutSec * 1000,
   });
 
+  // Each connection may buffer up to --max-compressed-request bytes: bound how many are open at once.
+  server.maxConnections = Math.max(64, 8 * opts.maxThreads);
+
   // stap-serverd re-checks its certificate after each request and regenerates it when it expired.
   const recheckCertificate = (): void => {
     recheck = recheck.then(async () => {
