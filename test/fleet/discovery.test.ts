@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeTxt, groupByHost, hostMatchesFilters, matchesFilters } from '../../src/fleet/targets/discovery.js';
+import { decodeTxt, groupByHost, hostComplete, hostMatchesFilters, matchesFilters } from '../../src/fleet/targets/discovery.js';
 import type { Advertisement } from '../../src/fleet/targets/discovery.js';
 
 const b = (s: string) => Buffer.from(s);
@@ -53,5 +53,15 @@ describe('grouping discovered services by host', () => {
     const [h] = groupByHost([agent('h9', ['10.0.0.9'], { arch: 'x86_64', releases: '6.1.0-56-amd64,6.1.0-57-amd64' })]);
     expect(hostMatchesFilters(h!, { release: '6.1.0-57-amd64', arch: 'x86_64' })).toBe(true);
     expect(hostMatchesFilters(h!, { release: '4.19.0' })).toBe(false);
+  });
+  it('knows a host has fully answered once its agent and every server it counts were seen', () => {
+    const [partial] = groupByHost([agent('h1', ['10.0.0.1'], { servers: '2' }), srv('h1', ['10.0.0.1'], 5000)]);
+    expect(hostComplete(partial!)).toBe(false);
+    const [full] = groupByHost([agent('h1', ['10.0.0.1'], { servers: '2' }), srv('h1', ['10.0.0.1'], 5000), srv('h1', ['10.0.0.1'], 5001)]);
+    expect(hostComplete(full!)).toBe(true);
+    const [none] = groupByHost([agent('h2', ['10.0.0.2'], { servers: '0' })]);
+    expect(hostComplete(none!)).toBe(true);
+    const [noAgent] = groupByHost([srv('h3', ['10.0.0.3'], 5000)]);
+    expect(hostComplete(noAgent!)).toBe(false);
   });
 });

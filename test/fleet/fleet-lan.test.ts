@@ -246,6 +246,23 @@ describe('stap-fleet on the test LAN', () => {
     expect(log).toContain(`Accepted publickey for root from ${h2.ip}`);
   });
 
+  it('authenticates with ssh-agent when no key file is usable', async () => {
+    const sock = join(dir, 'agent.sock');
+    const out = execFileSync('ssh-agent', ['-a', sock], { encoding: 'utf8' });
+    const agentPid = Number(/SSH_AGENT_PID=(\d+)/.exec(out)![1]);
+    try {
+      execFileSync('ssh-add', ['-q', join(dir, 'id')], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: 'ignore' });
+      const args = ['node', FLEET, 'status', '--identity', join(dir, 'no-such-key'), '--known-hosts', knownHosts, '--global-known-hosts', '/dev/null', '--remote-command', remote, '-l', 'root', '-F', '/dev/null', '--no-mdns', '-i', inventory, 'h2'];
+      const viaAgent = await ctl.exec(args, { env: { SSH_AUTH_SOCK: sock } });
+      expect(viaAgent.exitCode, viaAgent.stdout + viaAgent.stderr).toBe(0);
+      const noAgent = await ctl.exec(args, { env: { SSH_AUTH_SOCK: '' } });
+      expect(noAgent.exitCode).toBe(6);
+      expect(noAgent.stdout).toContain('no keys: no ssh-agent and no identity file');
+    } finally {
+      process.kill(agentPid, 'SIGTERM');
+    }
+  });
+
   it('the openssh transport gives the same categories', async () => {
     // One `ssh` process per command costs more CPU than ssh2: a longer command timeout on this shared machine.
     const r = await fleet(['status', '@all', '--json', '--transport', 'openssh', '-u', '15']);

@@ -7,8 +7,8 @@ import { homedir } from 'node:os';
 import { OpenSshTransport } from '../transport/openssh.js';
 import { DEFAULT_GLOBAL_KNOWN_HOSTS, Ssh2Transport, defaultUserKnownHosts } from '../transport/ssh2.js';
 import type { HostTarget, Transport } from '../transport/types.js';
-import { discoverHosts, hostMatchesFilters } from '../targets/discovery.js';
-import type { DiscoveredHost } from '../targets/discovery.js';
+import { discoverHosts, groupByHost, hostComplete, hostMatchesFilters } from '../targets/discovery.js';
+import type { Advertisement, DiscoveredHost } from '../targets/discovery.js';
 import { inventoryGroups, loadInventory } from '../targets/inventory.js';
 import { expandNodeSet } from '../targets/nodeset.js';
 import type { Inventory } from '../targets/inventory.js';
@@ -110,8 +110,21 @@ export function buildContext(options: FleetOptions): FleetContext {
     async resolve() {
       // Bad node sets are usage errors before anything touches the network.
       if (options.targets.length) expandNodeSet(options.targets, { groups: inventoryGroups(inventory), exclude: options.exclude });
+      // With named targets the browse may end as soon as every one of them has fully answered.
+      const named = options.targets.length && !options.release && !options.arch
+        ? resolveTargets({ expressions: options.targets, exclude: options.exclude, inventory, sshConfig, user: options.user, port: options.port })
+        : undefined;
+      const until = named
+        ? (ads: Advertisement[]) => {
+            const hosts = groupByHost(ads);
+            return named.every((t) => {
+              const d = hosts.find((h) => h.name === t.name || h.addresses.includes(t.hostname));
+              return !!d && hostComplete(d);
+            });
+          }
+        : undefined;
       const discovery: Promise<DiscoveredHost[]> = options.mdns
-        ? discoverHosts({ maxMs: options.mdnsTimeoutMs, quietMs: options.mdnsQuietMs }).catch(() => [])
+        ? discoverHosts({ maxMs: options.mdnsTimeoutMs, quietMs: options.mdnsQuietMs, until }).catch(() => [])
         : Promise.resolve([]);
       const filters = { release: options.release, arch: options.arch };
       const needDiscoveryFirst = options.mdns && (options.targets.length === 0 || !!options.release || !!options.arch);

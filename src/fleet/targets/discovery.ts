@@ -38,6 +38,8 @@ export interface DiscoveryOptions {
   /** Give up when nothing at all answered for this long (default 1000 ms, avahi-browse's "all for now"). */
   idleMs?: number;
   types?: Array<'agent' | 'server'>;
+  /** Stop as soon as this holds for what was seen so far (checked as answers arrive). */
+  until?: (ads: Advertisement[]) => boolean;
 }
 
 export const AGENT_SERVICE_TYPE = 'stap-agent';
@@ -142,28 +144,47 @@ export async function browse(opts: DiscoveryOptions = {}): Promise<Advertisement
       lastAnswer = Date.now();
     }),
   }));
+  const collect = (): Advertisement[] => {
+    const ads: Advertisement[] = [];
+    for (const { kind, browser } of browsers) {
+      for (const s of browser.services) {
+        const ad = toAdvertisement(kind, s as never);
+        if (ad) ads.push(ad);
+      }
+    }
+    return ads;
+  };
+  let checkedAt = -1;
   await new Promise<void>((resolve) => {
     const tick = setInterval(() => {
       const now = Date.now();
       const elapsed = now - t0;
       const quiet = lastAnswer > 0 && now - lastAnswer >= quietMs && elapsed >= minMs;
       const nobody = lastAnswer === 0 && elapsed >= idleMs;
-      if (quiet || nobody || elapsed >= maxMs) {
+      let enough = false;
+      if (opts.until && lastAnswer !== checkedAt) {
+        checkedAt = lastAnswer;
+        enough = opts.until(collect());
+      }
+      if (enough || quiet || nobody || elapsed >= maxMs) {
         clearInterval(tick);
         resolve();
       }
     }, 20);
   });
-  const ads: Advertisement[] = [];
-  for (const { kind, browser } of browsers) {
-    for (const s of browser.services) {
-      const ad = toAdvertisement(kind, s as never);
-      if (ad) ads.push(ad);
-    }
-    browser.stop();
-  }
+  const ads = collect();
+  for (const { browser } of browsers) browser.stop();
   await new Promise<void>((r) => bonjour.destroy(() => r()));
   return ads;
+}
+
+/**
+ * True when the host has told us everything: its agent answered and as many of its servers as the agent's
+ * TXT servers=<n> counts. Without an agent we cannot know, so the caller falls back to the quiet window.
+ */
+export function hostComplete(h: DiscoveredHost): boolean {
+  const n = h.agent?.txt.servers;
+  return !!h.agent && n !== undefined && /^\d+$/.test(n) && h.servers.length >= Number(n);
 }
 
 export async function discoverHosts(opts: DiscoveryOptions = {}): Promise<DiscoveredHost[]> {
