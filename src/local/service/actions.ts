@@ -3,13 +3,13 @@
  * lines to print, the LSB exit code, and (status) the servers for --json. Printing is the caller's.
  */
 import { accessSync, constants, existsSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { StapFleetError, exitCodeFor } from '../../errors.js';
 import { accumulateSpecs, applyLists, parseServiceArgs, type ParsedArgs, type SpecLookups } from '../options.js';
 import { cloneSpec, describeSpec, emptySpec, sameServer, withDefaults, type ServerSpec, type SpecDefaults } from '../spec.js';
 import { StatusStore, lockStore, type StatusEntry } from '../status.js';
-import { installedReleases, kernelRelease, stapArch } from '../system.js';
-import { launchServer, readBuildTreeRelease } from './launch.js';
+import { installedReleases, kernelRelease, lookupUser, stapArch } from '../system.js';
+import { defaultSslDir, launchServer, readBuildTreeRelease } from './launch.js';
 import {
   installRoot,
   loadConfiguredServers,
@@ -201,15 +201,23 @@ async function start(svc: Service, specs: ServerSpec[]): Promise<ActionResult> {
     if (!running) planned.push(spec);
     return { spec, running };
   });
+  // Servers sharing a certificate directory that has no certificate yet: the first one creates it, the
+  // others start after it, so they all serve the certificate on disk (not one each, last rename winning).
+  const firstOfDir = new Map<string, Promise<unknown>>();
   const outcomes = await Promise.all(
     plan.map(async ({ spec, running }) => {
       if (running) return { ok: true as const };
+      const dir = certDirOf(spec);
+      const first = dir ? firstOfDir.get(dir) : undefined;
+      if (first) await first.catch(() => undefined);
       try {
-        const launched = await launchServer(spec, {
+        const launching = launchServer(spec, {
           serverdPath: svc.env.serverdPath,
           installRoot: installRoot(),
           timeoutMs: svc.env.startTimeoutMs,
         });
+        if (dir && !first) firstOfDir.set(dir, launching);
+        const launched = await launching;
         svc.store.write(launched.pid, spec, launched.sidecar);
         svc.log.exec(`started pid ${launched.pid} port ${launched.sidecar.port}: ${describeSpec(spec)}`);
         return { ok: true as const };
@@ -230,6 +238,13 @@ async function start(svc: Service, specs: ServerSpec[]): Promise<ActionResult> {
     }
   });
   return result;
+}
+
+/** The certificate directory a spec will use when it holds no certificate yet (else undefined: no ordering needed). */
+function certDirOf(spec: ServerSpec): string | undefined {
+  const user = spec.ssl ? undefined : lookupUser(spec.user);
+  const dir = spec.ssl || (user ? defaultSslDir(user) : undefined);
+  return dir && !existsSync(join(dir, 'stap.cert')) ? dir : undefined;
 }
 
 /** Running entries matching the specs (all running when specs is empty). */

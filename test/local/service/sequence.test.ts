@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { certinfoOf } from '../../../src/trust/cert.js';
 import { ensureUser, isLiveServer, makeWorld, type World } from './helpers.js';
 
 const USER = 'sfsvcseq';
@@ -36,6 +37,14 @@ function serversByNickname(): Map<string, number> {
     m.set(lines.find((l) => l.startsWith('NICKNAME='))!.slice(9), pid);
   }
   return m;
+}
+
+/** Servers sharing the default certificate directory all serve the certificate that is on disk. */
+function expectSharedCertificate(): void {
+  const onDisk = certinfoOf(readFileSync(join(w.dir, 'home', '.systemtap', 'ssl', 'server', 'stap.cert')));
+  for (const pid of w.pids()) {
+    expect(JSON.parse(readFileSync(join(w.stat, `.${pid}.stap-fleet.json`), 'utf8')).certinfo).toBe(onDisk);
+  }
 }
 
 function expectStartLines(stdout: string): void {
@@ -71,6 +80,7 @@ describe('seed 6.2 test sequence with three conf.d servers', () => {
     expect(r.exitCode).toBe(0);
     expectStartLines(r.stdout);
     let servers = await expectStatusRunning();
+    expectSharedCertificate();
 
     // restart: every server stopped, then started again (new pids, same nicknames)
     r = await w.cli(['restart']);
