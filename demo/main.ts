@@ -31,6 +31,8 @@ interface Ctx {
   scratch: string;
   binDir: string;
   lan: Lan;
+  /** Set while the LAN is being created, so that a teardown racing with it (signal, time bound) still finds it. */
+  lanPending: Promise<Lan>;
   servers: LanHost[];
   clients: LanHost[];
   controller: LanHost;
@@ -171,7 +173,8 @@ async function runTour(tour: Tour, ctx: Partial<Ctx>): Promise<void> {
   };
 
   await tour.step('Create the LAN: 5 hosts (network namespaces on one bridge), avahi-daemon and sshd on each', async () => {
-    c.lan = await createLan({ hosts: 5, tag: 'demo', avahi: true });
+    c.lanPending = createLan({ hosts: 5, tag: 'demo', avahi: true });
+    c.lan = await c.lanPending;
     c.servers = [c.lan.host('h1'), c.lan.host('h2')];
     c.clients = [c.lan.host('h3'), c.lan.host('h4')];
     c.controller = c.lan.host('h5');
@@ -310,7 +313,8 @@ async function teardownAll(tour: Tour, ctx: Partial<Ctx>): Promise<void> {
   tour.say();
   tour.say(bold('Teardown: stop every daemon, delete the namespaces and the scratch files'));
   const problems: string[] = [];
-  if (ctx.lan) {
+  const lan = ctx.lan ?? (await ctx.lanPending?.catch(() => undefined));
+  if (lan) {
     // The servers and agents were started by stap-server/stap-agent, not by the harness: stop them politely
     // first (their advertisements are withdrawn), then destroy() kills whatever is left in each namespace.
     await Promise.all(
@@ -321,11 +325,11 @@ async function teardownAll(tour: Tour, ctx: Partial<Ctx>): Promise<void> {
       }),
     );
     try {
-      await ctx.lan.destroy();
+      await lan.destroy();
     } catch (err) {
       problems.push(`LAN: ${(err as Error).message}`);
     }
-    const left = namespacesOf(ctx.lan);
+    const left = namespacesOf(lan);
     if (left.length) problems.push(`namespaces left: ${left.join(' ')}`);
   }
   if (ctx.scratch) rmSync(ctx.scratch, { recursive: true, force: true });

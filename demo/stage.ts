@@ -5,8 +5,8 @@
  * package-lock.json) is copied to a world-readable scratch directory that teardown removes.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 export interface CodeRoot {
   /** Directory holding dist/, package.json and node_modules/ that the hosts run. */
@@ -26,8 +26,25 @@ export function readableBy(user: string, projectDir: string): { ok: boolean; det
     { cwd: '/', encoding: 'utf8', timeout: 20_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/' } },
   );
   if (r.status === 0) return { ok: true, detail: '' };
+  const closed = closedAncestor(daemon);
+  if (closed) return { ok: false, detail: closed };
   const why = (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').find((l) => /EACCES|denied|Error/.test(l));
   return { ok: false, detail: why ?? `exit ${r.status}` };
+}
+
+/** Node says "Cannot find module" when a directory on the way is not searchable: name that directory. */
+function closedAncestor(file: string): string | undefined {
+  let dir = '/';
+  for (const part of dirname(file).split('/').filter(Boolean)) {
+    dir = join(dir, part);
+    try {
+      const mode = statSync(dir).mode & 0o777;
+      if ((mode & 0o001) === 0) return `${dir} is mode ${mode.toString(8).padStart(4, '0')}: permission denied to other users`;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
 }
 
 /** The production dependencies (not "dev") listed at the top of package-lock.json's node_modules tree. */
