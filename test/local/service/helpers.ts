@@ -56,6 +56,20 @@ export function ensureUser(name: string, home: string, inGroup = true): void {
   chownSync(home, uid, gid);
 }
 
+/** Removes a test user again (retrying while a concurrent useradd holds /etc/passwd's lock). */
+export function removeUser(name: string): void {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    try {
+      execFileSync('userdel', [name], { stdio: 'pipe' });
+      return;
+    } catch (e) {
+      const status = (e as { status?: number }).status;
+      if (status === 6) return; // no such user
+      execFileSync('sleep', ['0.2']);
+    }
+  }
+}
+
 export function makeWorld(opts: { user: string; tag: string }): World {
   const dir = mkdtempSync(`/tmp/sf-svc-${opts.tag}-`);
   chmodSync(dir, 0o755);

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import { release } from 'node:os';
-import { CLI, ensureUser, isLiveServer, makeWorld, runCli, type World } from './helpers.js';
+import { CLI, ensureUser, removeUser, isLiveServer, makeWorld, runCli, type World } from './helpers.js';
 
 const USER = 'sfsvcopt';
 const OTHER = 'sfsvcnog'; // exists, but not in group stap-server
@@ -50,6 +50,8 @@ afterEach(async () => {
 });
 afterAll(async () => {
   await w.cleanup();
+  removeUser(USER);
+  removeUser(OTHER);
 });
 
 describe('command-line options', () => {

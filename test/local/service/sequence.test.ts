@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { certinfoOf } from '../../../src/trust/cert.js';
-import { ensureUser, isLiveServer, makeWorld, type World } from './helpers.js';
+import { ensureUser, isLiveServer, removeUser, makeWorld, type World } from './helpers.js';
 
 const USER = 'sfsvcseq';
 let w: World;
@@ -18,6 +18,7 @@ beforeAll(() => {
 });
 afterAll(async () => {
   await w.cleanup();
+  removeUser(USER);
 });
 
 /** Nickname -> pid from the status files, checking each file's layout. */
