@@ -3,7 +3,7 @@
  * daemons; seed 6.4-6.6 examples; kill -9 detection; concurrent starts; error paths and exit codes.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
@@ -406,6 +406,24 @@ describe('dead servers and concurrency', () => {
     process.kill(pid!, 'SIGTERM');
     for (let i = 0; i < 250 && isLiveServer(pid!); i++) await new Promise((res) => setTimeout(res, 20));
     expect(isLiveServer(pid!)).toBe(false);
+  });
+
+  it('stop escalates to SIGKILL when a server ignores SIGTERM past STAP_SERVER_STOP_TIMEOUT_MS', async () => {
+    const stubborn = spawn(process.execPath, ['-e', "process.title = 'stap-serverd'; process.on('SIGTERM', () => {}); setInterval(() => {}, 1000); console.log('up')"], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    await new Promise<void>((res) => stubborn.stdout!.once('data', () => res()));
+    mkdirSync(w.stat, { recursive: true });
+    // as SystemTap's script would have recorded it (no sidecar)
+    writeFileSync(join(w.stat, `${stubborn.pid}.stat`), `ARCH=x86_64\nUSER=${USER}\nNICKNAME=${stubborn.pid}\nRUNTIME=\nRELEASE+=9.9\nLOG=${w.logFile}\nPORT=\nSSL=\nMAXTHREADS=\nMAXREQSIZE=\nMAXCOMPRESSEDREQ=\n`);
+    const exited = new Promise<NodeJS.Signals | null>((res) => stubborn.once('exit', (_c, sig) => res(sig)));
+    const r = await w.cli(['stop'], { STAP_SERVER_STOP_TIMEOUT_MS: '500' });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`Stopping stap-server -a "x86_64" -r "9.9" -u "${USER}" -n "${stubborn.pid}" --log "${w.logFile}" OK\n`);
+    expect(await exited).toBe('SIGKILL');
+    expect(r.durationMs).toBeGreaterThanOrEqual(500);
+    expect(w.pids()).toEqual([]);
+    expect(readFileSync(w.logFile, 'utf8')).toContain(`stopped pid ${stubborn.pid} (SIGKILL after timeout)`);
   });
 
   it('10 concurrent start invocations of one spec leave exactly one server', async () => {
