@@ -101,6 +101,15 @@ async function main(): Promise<void> {
       console.error(`status over ${n} hosts: ours ${Math.round(r.ours!.median)} ms, pdsh ${Math.round(r.pdsh!.median)} ms, clush ${Math.round(r.clush!.median)} ms`);
     }
 
+    // The same fan-out with a constant-cost remote command (cat of a stored status document): isolates the
+    // controller's scaling from the 50 remote node processes competing for the same 2 cores.
+    const doc0 = join(dir, 'status.json');
+    writeFileSync(doc0, JSON.stringify({ servers: [], exitCode: 3 }));
+    chmodSync(doc0, 0o644);
+    const catCmd = (n: number) => fleetCmd(n).replace(`--remote-command 'node ${STAP_SERVER}'`, `--remote-command 'cat ${doc0} #'`);
+    const cheap = await hyperfine(h1, dir, 'status-cat', { one: catCmd(1), fifty: catCmd(50) });
+    console.error(`status with a constant-cost remote command: 1 host ${Math.round(cheap.one!.median)} ms, 50 hosts ${Math.round(cheap.fifty!.median)} ms`);
+
     // Discovery of the 50 agents: both must see all 50.
     const mdnsOurs = `node ${FLEET} status --mdns-only --json -i /dev/null -F /dev/null >/dev/null`;
     const mdnsAvahi = `avahi-browse -rpt _stap-agent._tcp >/dev/null`;
@@ -139,6 +148,16 @@ async function main(): Promise<void> {
         check: (x) => x <= 1.5,
         runs: RUNS,
         notes: `same scaling for pdsh ${(fig.pdsh![50]! / fig.pdsh![1]!).toFixed(2)}x, clush ${(fig.clush![50]! / fig.clush![1]!).toFixed(2)}x`,
+      }),
+      measurement({
+        name: 'stap-fleet status scaling with a constant-cost remote command (cat): 50 hosts vs 1 host',
+        ours: cheap.fifty!.median,
+        baseline: cheap.one!.median,
+        baselineName: 'same, 1 host',
+        unit: 'ms',
+        target: 'informational: the controller without the remote node processes',
+        check: () => true,
+        runs: RUNS,
       }),
       measurement({
         name: 'mDNS discovery of 50 agents (stap-fleet status --mdns-only)',

@@ -1,5 +1,5 @@
 /** The real stap-fleet binary: help, usage errors and their exit code. No network: every run uses --no-mdns. */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -59,5 +59,21 @@ describe('stap-fleet CLI', () => {
     const doc = JSON.parse(j.stdout) as { summary: { unreachable: string[] }; exitCode: number };
     expect(doc.summary.unreachable).toEqual(['127.0.0.1', '127.0.0.2']);
     expect(j.code).toBe(5);
+  });
+  it('shows progress and colour only on a TTY, and no colour with NO_COLOR', () => {
+    // script(1) gives the command a pseudo-terminal; loopback port 1 refuses at once (no multicast: --no-mdns).
+    const tty = (cmd: string) => spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8' }).stdout;
+    const hosts = `node ${FLEET} status --no-mdns -p 1 --known-hosts /dev/null 127.0.0.1,127.0.0.2`;
+    const coloured = tty(`env -u NO_COLOR ${hosts}`);
+    expect(coloured).toContain('status: 2/2 done, 2 failed, 0 running');
+    expect(coloured).toContain('\x1b[31m');
+    const plain = tty(`NO_COLOR=1 ${hosts}`);
+    expect(plain).toContain('status: 2/2 done, 2 failed, 0 running');
+    expect(plain).not.toMatch(/\x1b\[\d+m/);
+    // Not a TTY, or --json: no progress at all.
+    expect(run(['status', '--no-mdns', '-p', '1', '127.0.0.1']).stderr).toBe('');
+    const json = tty(`node ${FLEET} status --json --no-mdns -p 1 127.0.0.1`);
+    expect(json).toContain('"unreachable": 1');
+    expect(json).not.toContain('done,');
   });
 });

@@ -142,6 +142,13 @@ describe('stap-fleet on the test LAN', () => {
     const table = await fleet(['status', '@ok']);
     for (const h of ok()) expect(table.stdout).toMatch(new RegExp(`^${h.name}\\s+running, advertised\\s+\\d+\\s+\\S+\\s+\\d+\\s+${REL.replace(/\./g, '\\.')}\\s+x86_64`, 'm'));
 
+    // mDNS alone, filtered on the advertised release.
+    const rel = JSON.parse((await fleet(['status', '--mdns-only', '--json', '--release', REL], { inventory: false })).stdout) as StatusDoc;
+    expect(rel.hosts.map((h) => h.name).sort()).toEqual(ok().map((h) => h.name).sort());
+    expect(rel.hosts.every((h) => h.servers.length === 1 && h.servers[0]!.verdict === 'advertised')).toBe(true);
+    const none = JSON.parse((await fleet(['status', '--mdns-only', '--json', '--release', '0.0.0-none'], { inventory: false })).stdout) as StatusDoc;
+    expect(none.hosts).toEqual([]);
+
     const stop = await fleet(['stop', '@ok', '-u', '60']);
     expect(stop.exitCode, stop.stdout + stop.stderr).toBe(0);
     for (const h of ok()) expect((await serversOn(h)).filter((x) => x.state === 'running'), h.name).toEqual([]);
@@ -261,6 +268,24 @@ describe('stap-fleet on the test LAN', () => {
     } finally {
       process.kill(agentPid, 'SIGTERM');
     }
+  });
+
+  it('takes HostName, User and IdentityFile from an ssh config; openssh with ControlMaster reuses one connection', async () => {
+    const cfg = join(dir, 'ssh_config');
+    writeFileSync(cfg, `Host alias2 alias3\n  User root\n  IdentityFile ${join(dir, 'id')}\nHost alias2\n  HostName ${lan.host('h2').ip}\nHost alias3\n  HostName ${lan.host('h3').ip}\n`);
+    const base = ['--known-hosts', knownHosts, '--global-known-hosts', '/dev/null', '--remote-command', remote, '-F', cfg, '--no-mdns', '--json'];
+    const r = await ctl.exec(['node', FLEET, 'status', ...base, '--ssh-config-hosts'], { env: { SSH_AUTH_SOCK: '' } });
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as StatusDoc & { hosts: { hostname: string; source: string }[] };
+    expect(doc.hosts.map((h) => [h.name, h.hostname, h.source])).toEqual([
+      ['alias2', lan.host('h2').ip, 'ssh-config'],
+      ['alias3', lan.host('h3').ip, 'ssh-config'],
+    ]);
+    const before = readFileSync(join(lan.host('h2').dir, 'sshd', 'sshd.log'), 'utf8').split('Accepted publickey').length;
+    const cm = await ctl.exec(['node', FLEET, 'stop', ...base, '--transport', 'openssh', '--control-master', 'alias2'], { env: { SSH_AUTH_SOCK: '' } });
+    expect(cm.exitCode, cm.stdout + cm.stderr).toBe(0);
+    // One authentication for the probe and the command together.
+    expect(readFileSync(join(lan.host('h2').dir, 'sshd', 'sshd.log'), 'utf8').split('Accepted publickey').length - before).toBe(1);
   });
 
   it('the openssh transport gives the same categories', async () => {
