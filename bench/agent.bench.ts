@@ -17,6 +17,7 @@ const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const CLI = join(ROOT, 'dist/bin/stap-server.js');
 const AGENT = join(ROOT, 'dist/bin/stap-agent.js');
 const REL = readdirSync('/lib/modules').find((r) => existsSync(`/lib/modules/${r}/build/.config`))!;
+const COUNTS = (process.env.BENCH_AGENT_COUNTS ?? '1,20').split(',').map(Number);
 const OUR_ENV = { STAP_SERVER_CONFIG_FILE: '/nonexistent/global' };
 
 type SideName = 'ours-avahi' | 'ours-embedded' | 'theirs';
@@ -92,7 +93,7 @@ async function main(): Promise<void> {
     await h2.startAvahi();
     const watch = new BrowseWatch(h2, '_stap._tcp');
     let port = 7100;
-    for (const n of [1, 20]) {
+    for (const n of COUNTS) {
       const runs = n === 1 ? RUNS : Math.max(1, Math.ceil(RUNS / 2));
       for (const name of ['theirs', 'ours-avahi', 'ours-embedded'] as SideName[]) {
         const side = makeSide(root, name, n, port);
@@ -101,7 +102,13 @@ async function main(): Promise<void> {
         // Backend setup on h1: avahi-daemon for theirs and ours-avahi; our agent pinned to the backend measured.
         if (name === 'ours-embedded') await h1.stopAvahi();
         else if (!h1.avahiRunning()) await h1.startAvahi();
-        if (name !== 'theirs') await exec(h1, [process.execPath, AGENT, 'start', '--stat-path', side.stat, '--backend', name === 'ours-avahi' ? 'avahi' : 'embedded']);
+        if (name !== 'theirs') {
+          try {
+            await exec(h1, [process.execPath, AGENT, 'start', '--stat-path', side.stat, '--backend', name === 'ours-avahi' ? 'avahi' : 'embedded']);
+          } catch (e) {
+            throw new Error(`${(e as Error).message}\n--- agent log:\n${readFileSync(join(side.stat, 'stap-agent.log'), 'utf8')}`);
+          }
+        }
         const key = `${name}:${n}`;
         results[key] = [];
         for (let run = -1; run < runs; run++) {
@@ -114,7 +121,7 @@ async function main(): Promise<void> {
     }
     watch.stop();
     const m: Measurement[] = [];
-    for (const n of [1, 20]) {
+    for (const n of COUNTS) {
       for (const backend of ['avahi', 'embedded']) {
         const ours = median(results[`ours-${backend}:${n}`]!);
         m.push(
