@@ -11,7 +11,9 @@ import { connect as tlsConnect } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { certinfoOf } from './cert.js';
 import { sha256Hex } from './nss.js';
+import { Bonjour } from 'bonjour-service';
 import { StapFleetError } from '../errors.js';
+import { decodeTxt } from '../fleet/targets/discovery.js';
 
 export interface ServerCandidate {
   /** Display name, e.g. "h1:7777" or "10.1.0.1:7777". */
@@ -182,4 +184,53 @@ export function candidatesFromAdvertisements(ads: StapAdvertisement[], filter: {
     });
   }
   return out;
+}
+
+export interface BrowseOptions {
+  /** Hard cap (default 3000 ms). */
+  maxMs?: number;
+  /** Browse at least this long (default 1600 ms): long enough for the repeated queries below. */
+  minMs?: number;
+  /** After minMs, stop once no answer came for this long (default 400 ms). */
+  quietMs?: number;
+}
+
+/**
+ * Browses `_stap._tcp` with repeated queries. One query is not enough for trust, where a missed server
+ * means a client left untrusted: answers to a first query can arrive before the socket has joined the
+ * group, and a responder multicasts a record at most once a second (RFC 6762 6), so we ask again at
+ * 300 ms and after that second (the start of RFC 6762 5.2's continuous querying).
+ */
+export async function browseStapServers(opts: BrowseOptions = {}): Promise<StapAdvertisement[]> {
+  const maxMs = opts.maxMs ?? 3000;
+  const minMs = Math.min(opts.minMs ?? 1600, maxMs);
+  const quietMs = opts.quietMs ?? 400;
+  const bonjour = new Bonjour({}, () => undefined);
+  const t0 = Date.now();
+  let last = 0;
+  const browser = bonjour.find({ type: 'stap' }, () => {
+    last = Date.now();
+  });
+  const requeries = [300, 1250].map((ms) => setTimeout(() => browser.update(), ms));
+  await new Promise<void>((resolve) => {
+    const tick = setInterval(() => {
+      const now = Date.now();
+      const elapsed = now - t0;
+      if (elapsed >= maxMs || (elapsed >= minMs && (last === 0 || now - last >= quietMs))) {
+        clearInterval(tick);
+        resolve();
+      }
+    }, 20);
+  });
+  for (const t of requeries) clearTimeout(t);
+  const ads: StapAdvertisement[] = [];
+  for (const svc of browser.services as unknown as Array<{ host?: string; port?: number; addresses?: string[]; rawTxt?: unknown; referer?: { address?: string } }>) {
+    if (!svc.host || !svc.port) continue;
+    const addresses = [...(svc.addresses ?? [])];
+    if (!addresses.length && svc.referer?.address) addresses.push(svc.referer.address);
+    ads.push({ host: svc.host.replace(/\.$/, '').replace(/\.local$/i, ''), srvHost: svc.host, port: svc.port, addresses, txt: decodeTxt(svc.rawTxt) });
+  }
+  browser.stop();
+  await new Promise<void>((r) => bonjour.destroy(() => r()));
+  return ads;
 }

@@ -9,12 +9,11 @@ import { StapFleetError } from '../../errors.js';
 import { FLEET_EXIT } from '../exit-codes.js';
 import { runOnHosts } from '../runner.js';
 import type { RunnerProgress } from '../runner.js';
-import { browse } from '../targets/discovery.js';
 import { makeProgress } from '../output/progress.js';
 import { makeStyle } from '../output/style.js';
 import { buildContext, defaultFleetOptions } from './context.js';
 import type { FleetContext, FleetOptions } from './context.js';
-import { candidatesFromAdvertisements, collectServers, parseServerSpec } from '../../trust/collect.js';
+import { browseStapServers, candidatesFromAdvertisements, collectServers, parseServerSpec } from '../../trust/collect.js';
 import type { CollectedServer, ServerCandidate } from '../../trust/collect.js';
 import { databasesFor, selectionFrom } from '../../trust/enroll/plan.js';
 import type { EnrollMode, PlannedServer, TrustSelection } from '../../trust/enroll/plan.js';
@@ -54,7 +53,7 @@ export async function selectServers(
 ): Promise<{ planned: PlannedServer[]; reports: TrustServerReport[] }> {
   const cands: ServerCandidate[] = req.servers.map(parseServerSpec);
   if (req.mdnsServers) {
-    const ads = await browse({ types: ['server'], maxMs: ctx.options.mdnsTimeoutMs, quietMs: ctx.options.mdnsQuietMs });
+    const ads = await browseStapServers({ maxMs: Math.max(ctx.options.mdnsTimeoutMs, 1600), quietMs: Math.max(ctx.options.mdnsQuietMs, 400) });
     cands.push(...candidatesFromAdvertisements(ads, req.serverFilter ?? {}));
   }
   const collected: CollectedServer[] = cands.length ? await collectServers(cands, { timeoutMs: req.tlsTimeoutMs }) : [];
