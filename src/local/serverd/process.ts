@@ -4,8 +4,8 @@
  * filtering, the stap run, module signing, rc, path scrubbing. Every failure still yields a response
  * whose stderr says why and whose rc is non-zero.
  */
-import { execa } from 'execa';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { execa, type Result } from 'execa';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { signModuleFile } from '../../trust/signing.js';
@@ -190,26 +190,15 @@ async function compile(zip: Buffer, ctx: ProcessContext, signal: AbortSignal | u
   }
 
   const stapArgs = buildStapArgs(ctx.serverStapOptions, request.release, stapTmp, request.args);
-  const result = await execa(ctx.stap, stapArgs, {
-    cwd: requestDir,
-    stdin: { file: '/dev/null' },
-    stdout: { file: join(responseDir, 'stdout') },
-    stderr: { file: join(responseDir, 'stderr'), append: true },
-    env: stapEnvironment(ctx.serverEnv, locale),
-    extendEnv: false,
-    reject: false,
-    timeout: ctx.compileTimeoutMs,
-    cancelSignal: signal,
-    forceKillAfterDelay: 2000,
-    windowsHide: true,
-  });
+  const run = await runStap(ctx, stapArgs, { cwd: requestDir, responseDir, env: stapEnvironment(ctx.serverEnv, locale), signal });
+  const result = run.result;
   outcome.stapMs = result.durationMs;
   let rc = result.exitCode ?? 1;
-  outcome.timedOut = result.timedOut;
+  outcome.timedOut = run.timedOut;
   if (result.failed && result.exitCode === undefined) {
-    const why = result.timedOut
+    const why = run.timedOut
       ? `compilation timed out after ${Math.round(ctx.compileTimeoutMs / 1000)} s`
-      : result.isCanceled
+      : run.canceled
         ? 'the server is shutting down'
         : `Failed spawning translator ${ctx.stap}: ${result.originalMessage ?? result.shortMessage}`;
     ctx.log(why);
@@ -255,6 +244,66 @@ async function compile(zip: Buffer, ctx: ProcessContext, signal: AbortSignal | u
   }
   outcome.durationMs = performance.now() - started;
   return outcome;
+}
+
+/**
+ * Runs stap with its output going straight to the response files (no pipes through this process) in
+ * a process group of its own: a timeout or shutdown terminates stap and everything it started (make,
+ * gcc), SIGKILL 2 s after SIGTERM, as stap-serverd signals its children.
+ */
+async function runStap(
+  ctx: ProcessContext,
+  args: string[],
+  o: { cwd: string; responseDir: string; env: Record<string, string>; signal?: AbortSignal },
+): Promise<{ result: Result; timedOut: boolean; canceled: boolean }> {
+  const inFd: number = openSync('/dev/null', 'r');
+  const outFd: number = openSync(join(o.responseDir, 'stdout'), 'w', 0o600);
+  const errFd: number = openSync(join(o.responseDir, 'stderr'), 'a', 0o600);
+  let timedOut = false;
+  let canceled = false;
+  const timers: NodeJS.Timeout[] = [];
+  try {
+    // execa accepts file descriptors at run time; its types only admit literal numbers.
+    type Fd = 3;
+    const sub = execa(ctx.stap, args, {
+      cwd: o.cwd,
+      stdin: inFd as Fd,
+      stdout: outFd as Fd,
+      stderr: errFd as Fd,
+      env: o.env,
+      extendEnv: false,
+      reject: false,
+      detached: true,
+    });
+    const killGroup = (): void => {
+      const signalGroup = (sig: NodeJS.Signals): void => {
+        try {
+          if (sub.pid) process.kill(-sub.pid, sig);
+        } catch {
+          /* already gone */
+        }
+      };
+      signalGroup('SIGTERM');
+      timers.push(setTimeout(() => signalGroup('SIGKILL'), 2000));
+    };
+    timers.push(
+      setTimeout(() => {
+        timedOut = true;
+        killGroup();
+      }, ctx.compileTimeoutMs),
+    );
+    const onAbort = (): void => {
+      canceled = true;
+      killGroup();
+    };
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    const result = await sub;
+    o.signal?.removeEventListener('abort', onAbort);
+    return { result, timedOut, canceled };
+  } finally {
+    for (const t of timers) clearTimeout(t);
+    for (const fd of [inFd, outFd, errFd]) closeSync(fd);
+  }
 }
 
 function containsModule(dir: string): boolean {

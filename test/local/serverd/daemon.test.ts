@@ -172,3 +172,23 @@ describe('response cache', () => {
     expect(readFileSync(log7, 'utf8')).not.toContain('cached');
   });
 });
+
+describe('stap failures', () => {
+  it('answers rc 1 with the reason when stap cannot be started or runs past --compile-timeout', async () => {
+    const rel = installedRelease();
+    const missing = await start(['--ssl', join(scratch, 'ssl8'), '-r', rel, '--stap', '/nonexistent/stap']);
+    const a = await readZip((await rawTls('127.0.0.1', missing.ready.port!, frame(goodRequest(rel, ['-p2', '-eprobe begin {}'])))).response);
+    expect(a.get('rc')?.toString()).toBe('1');
+    expect(a.get('stderr')?.toString()).toMatch(/^Server: Failed spawning translator \/nonexistent\/stap: .*ENOENT/m);
+    await missing.stop();
+
+    const slow = join(scratch, 'slow-stap');
+    writeFileSync(slow, '#!/bin/sh\nsleep 30\n', { mode: 0o755 });
+    const d = await start(['--ssl', join(scratch, 'ssl8'), '-r', rel, '--stap', slow, '--compile-timeout', '1']);
+    const t0 = Date.now();
+    const b = await readZip((await rawTls('127.0.0.1', d.ready.port!, frame(goodRequest(rel, ['-p2', '-eprobe begin {}'])))).response);
+    expect(Date.now() - t0).toBeLessThan(8000);
+    expect(b.get('rc')?.toString()).toBe('1');
+    expect(b.get('stderr')?.toString()).toBe('Server: compilation timed out after 1 s\n');
+  });
+});

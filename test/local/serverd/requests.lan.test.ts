@@ -100,7 +100,7 @@ describe('module signing end to end', () => {
     expect(opensslVerify(pub, m1, `${m2}.sgn`)).toBe(false);
     // Corrupted module (byte 10, as SystemTap's server_privilege.exp does).
     const bad = Buffer.from(readFileSync(m1));
-    bad[10] ^= 0x01;
+    bad[10] = bad[10]! ^ 0x01;
     writeFileSync(`${m1}.corrupt`, bad);
     expect(opensslVerify(pub, `${m1}.corrupt`, `${m1}.sgn`)).toBe(false);
     expect(readFileSync(s.log, 'utf8')).toMatch(/complete \(rc 0, signed stap000000\/stap_fake_\d+\.ko/);
