@@ -58,8 +58,8 @@ function publish(host: LanHost, name: string, port: number, certinfo: string): v
   );
 }
 
-async function fleetTrust(args: string[]): Promise<{ exitCode: number | null; stdout: string; stderr: string; doc?: TrustDocument }> {
-  const r = await controller.exec(
+async function fleetTrust(args: string[], from: LanHost = controller): Promise<{ exitCode: number | null; stdout: string; stderr: string; doc?: TrustDocument }> {
+  const r = await from.exec(
     [
       process.execPath, FLEET, 'trust',
       '-i', join(T, 'inventory'), '-F', '/dev/null', '-l', 'root', '--identity', join(T, 'id_ed25519'),
@@ -145,6 +145,8 @@ describe('stap-fleet trust on the LAN', () => {
     expect(doc.summary.changed.sort()).toEqual(clients.map((c) => c.name).sort());
     for (const c of doc.clients.filter((x) => x.client !== deadClient.name)) {
       expect(Object.values(c.cells)).toEqual(['added', 'added', 'added']);
+      // the clients have stap and reach the servers: stap --trust-servers itself added the trust
+      expect(Object.values(c.detail).flat().map((d) => d.method)).toEqual(['stap', 'stap', 'stap']);
     }
     // independently, on every client, with certutil
     const want = servers.map((s) => s.certinfo).sort();
@@ -186,6 +188,20 @@ describe('stap-fleet trust on the LAN', () => {
     const again = await fleetTrust([clientSet(), '--revoke', '--server', `${victim.addr}:${victim.port}`, '--json']);
     expect(again.doc!.summary.changed).toEqual([]);
     expect(again.exitCode).toBe(0);
+  });
+
+  it('falls back to certutil when the client\'s stap cannot reach the address the controller used', async () => {
+    // Controller on the revoked server's own host, using its loopback address: valid for collecting,
+    // useless to the clients' stap (their loopback has no server), so certutil installs the certificate.
+    const victim = servers[1]!;
+    const r = await fleetTrust([clientSet(), '--server', `127.0.0.1:${victim.port}=${victim.certinfo}`, '--json'], victim.host);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    for (const c of r.doc!.clients) {
+      expect(Object.values(c.cells)).toEqual(['added']);
+      expect(Object.values(c.detail).flat().map((d) => d.method)).toEqual(['certutil']);
+    }
+    const ok = await compile(clients[2]!, `${victim.addr}:${victim.port}`);
+    expect(ok.exitCode, ok.out).toBe(0);
   });
 
   it('--signer --all-users puts the certificate in each client\'s /etc/systemtap/staprun; a .sgn made with that server\'s key verifies against it', async () => {
