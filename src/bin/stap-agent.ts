@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { exitCodeFor } from '../errors.js';
 import { Agent, defaultAgentOptions, type AgentOptions } from '../local/agent/daemon.js';
 import { claimPidFile, releasePidFile, runningAgentPid, startAgentProcess, stopAgent } from '../local/agent/launch.js';
-import { pidFile, readState } from '../local/agent/state.js';
+import { defaultLogFile, pidFile, readState } from '../local/agent/state.js';
 import { resolveInterfaces } from '../local/agent/embedded.js';
 import { join } from 'node:path';
 
@@ -104,7 +104,7 @@ addRunOptions(statPathOption(program.command('run').description('run in the fore
 });
 
 addRunOptions(statPathOption(program.command('start').description('start in the background (no-op when running)')))
-  .option('--log <file>', 'log file (default STAT_PATH/stap-agent.log)')
+  .option('--log <file>', 'log file (default STAT_PATH/.stap-agent.log)')
   .action(async (o: RunOpts & { log?: string }) => {
     const statPath = statPathOf(o);
     const running = runningAgentPid(statPath);
@@ -112,7 +112,7 @@ addRunOptions(statPathOption(program.command('start').description('start in the 
       process.stdout.write(`stap-agent already running (pid ${running})\n`);
       return;
     }
-    const r = await startAgentProcess(statPath, o.log ?? join(statPath, 'stap-agent.log'), runArgs(o), process.env, 10_000);
+    const r = await startAgentProcess(statPath, o.log ?? defaultLogFile(statPath), runArgs(o), process.env, 10_000);
     process.stdout.write(`Starting stap-agent: OK (pid ${r.pid})\n`);
   });
 

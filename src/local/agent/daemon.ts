@@ -78,6 +78,7 @@ export class Agent {
   private readonly hostname: string;
   private readonly version = agentVersion();
   private lastErrors: string[] = [];
+  private lastFailure = '';
 
   constructor(readonly opts: AgentOptions) {
     this.scanner = new ServerScanner(opts.statPath);
@@ -124,10 +125,14 @@ export class Agent {
         this.dirty = false;
         const rt0 = Date.now();
         await this.reconcile();
+        this.lastFailure = '';
         if (process.env.STAP_AGENT_DEBUG && Date.now() - rt0 > 30) this.opts.log(`reconcile took ${Date.now() - rt0} ms`);
       } while (this.dirty && !this.stopped);
     } catch (e) {
-      this.opts.log(`reconcile failed: ${(e as Error).stack ?? String(e)}`);
+      // Log a persistent failure (say, an unwritable services dir) once, not on every poll.
+      const msg = (e as Error).message ?? String(e);
+      if (msg !== this.lastFailure) this.opts.log(`reconcile failed: ${(e as Error).stack ?? msg}`);
+      this.lastFailure = msg;
     } finally {
       this.running = false;
     }

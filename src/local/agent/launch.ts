@@ -8,11 +8,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StapFleetError } from '../../errors.js';
 import { DEFAULT_STAT_PATH } from './daemon.js';
-import { pidFile, readState } from './state.js';
+import { defaultLogFile, pidFile, readState } from './state.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** The pid in STAT_PATH/stap-agent.pid when that process is a live stap-agent; else undefined. */
+/** The pid in STAT_PATH/.stap-agent.pid when that process is a live stap-agent; else undefined. */
 export function runningAgentPid(statPath: string): number | undefined {
   let pid: number;
   try {
@@ -100,7 +100,7 @@ export async function ensureAgentRunning(opts: EnsureAgentOptions = {}): Promise
   const statPath = opts.statPath ?? env.STAT_PATH ?? DEFAULT_STAT_PATH;
   const existing = runningAgentPid(statPath);
   if (existing) return { pid: existing, started: false };
-  const log = opts.agentLog ?? join(opts.logFile ? dirname(opts.logFile) : statPath, 'stap-agent.log');
+  const log = opts.agentLog ?? (opts.logFile ? join(dirname(opts.logFile), 'stap-agent.log') : defaultLogFile(statPath));
   return startAgentProcess(statPath, log, opts.args ?? [], env, opts.timeoutMs ?? 10_000);
 }
 

@@ -1,6 +1,7 @@
 /**
- * The agent's state file, STAT_PATH/stap-agent.json, written atomically (temp + rename) whenever what is
- * advertised changes; `stap-agent status` reads it. Also the pid file STAT_PATH/stap-agent.pid.
+ * The agent's state file, STAT_PATH/.stap-agent.json, written atomically (temp + rename) whenever what is
+ * advertised changes; `stap-agent status` reads it. Also the pid file STAT_PATH/.stap-agent.pid. Both are dot-files:
+ * SystemTap 4.8's stap-server takes every visible name in STAT_PATH for a server.
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,11 +26,16 @@ export interface AgentState {
 }
 
 export function stateFile(statPath: string): string {
-  return join(statPath, 'stap-agent.json');
+  return join(statPath, '.stap-agent.json');
 }
 
 export function pidFile(statPath: string): string {
-  return join(statPath, 'stap-agent.pid');
+  return join(statPath, '.stap-agent.pid');
+}
+
+/** Default log of an agent started without an explicit log file (hidden, for the same reason). */
+export function defaultLogFile(statPath: string): string {
+  return join(statPath, '.stap-agent.log');
 }
 
 export function writeState(statPath: string, state: AgentState): void {

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { createLan, waitFor, type Lan, type LanHost } from '../../lan/index.js';
-import { BrowseWatch, STAP_AGENT, STAP_SERVER, agentStatus, expectedTxt, headersRelease, serverStatus } from './helpers.js';
+import { AGENT_VERSION, BrowseWatch, STAP_AGENT, STAP_SERVER, agentStatus, expectedTxt, headersRelease, serverStatus } from './helpers.js';
 
 const REL = headersRelease();
 const CLIENT_ENV = { SYSTEMTAP_DIR: '/root/.systemtap' };
@@ -74,7 +74,7 @@ describe('stap-agent without avahi-daemon on h1 (embedded responder)', () => {
   it('the host record _stap-agent._tcp is visible from h2', async () => {
     const e = (await h2.avahiBrowse('_stap-agent._tcp')).find((x) => x.host === 'h1.local');
     expect(e?.name).toBe('stap-agent on h1');
-    expect([...e!.txt!].sort()).toEqual(['agent=0.1.0', 'host=h1', 'servers=1', 'ssh=22']);
+    expect([...e!.txt!].sort()).toEqual([`agent=${AGENT_VERSION}`, 'host=h1', 'servers=1', 'ssh=22']);
   });
 
   it('stop withdraws the server from h2\'s view within 2 s (goodbye packets)', async () => {

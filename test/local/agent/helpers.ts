@@ -1,6 +1,6 @@
 /** Helpers for the agent's LAN tests: the real binaries run inside LAN hosts, avahi-browse watches from another. */
 import type { ChildProcess } from 'node:child_process';
-import { readdirSync, existsSync } from 'node:fs';
+import { readdirSync, existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LanHost, RunResult } from '../../lan/index.js';
@@ -9,6 +9,8 @@ import { parseAvahiBrowse, type AvahiBrowseEntry } from '../../lan/index.js';
 export const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 export const STAP_SERVER = join(ROOT, 'dist/bin/stap-server.js');
 export const STAP_AGENT = join(ROOT, 'dist/bin/stap-agent.js');
+/** The version the agent advertises (agent= TXT): the package's. */
+export const AGENT_VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 /** The one kernel release with headers here (found at run time, never hard-coded). */
 export function headersRelease(): string {

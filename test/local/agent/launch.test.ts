@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { createLan, waitFor, type Lan, type LanHost } from '../../lan/index.js';
-import { ROOT, STAP_AGENT, agentStatus } from './helpers.js';
+import { AGENT_VERSION, ROOT, STAP_AGENT, agentStatus } from './helpers.js';
 
 const ensureScript = `import { ensureAgentRunning } from '${ROOT}/dist/local/agent/launch.js';
 console.log(JSON.stringify(await ensureAgentRunning({ statPath: '/var/run/stap-server', logFile: '/var/log/stap-server/log' })));`;
@@ -60,8 +60,8 @@ describe('stap-agent lifecycle', () => {
     const r = await h1.exec(['node', STAP_AGENT, 'stop']);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/Stopping stap-agent \(pid \d+\): OK/);
-    expect(existsSync(h1.path('/var/run/stap-server/stap-agent.pid'))).toBe(false);
-    expect(existsSync(h1.path('/var/run/stap-server/stap-agent.json'))).toBe(false);
+    expect(existsSync(h1.path('/var/run/stap-server/.stap-agent.pid'))).toBe(false);
+    expect(existsSync(h1.path('/var/run/stap-server/.stap-agent.json'))).toBe(false);
     expect((await h1.exec(['node', STAP_AGENT, 'stop'])).stdout).toContain('not running');
     const bad = await h1.exec(['node', STAP_AGENT, 'run', '--ssh-port', '0']);
     expect(bad.exitCode).toBe(2);
@@ -80,7 +80,7 @@ describe('stap-agent lifecycle', () => {
     expect(st.state).toMatchObject({ backend: 'embedded', backendReason: 'configured', interfaces: ['eth0'] });
     const e = await waitFor('agent record on h2', async () => (await h2.avahiBrowse('_stap-agent._tcp')).find((x) => x.host === 'h1.local'), 8000, 200);
     expect(e).toMatchObject({ name: 'stap-agent on h1', port: 2222, address: h1.ip });
-    expect([...e.txt!].sort()).toEqual(['agent=0.1.0', 'host=h1', 'servers=0', 'ssh=2222']);
+    expect([...e.txt!].sort()).toEqual([`agent=${AGENT_VERSION}`, 'host=h1', 'servers=0', 'ssh=2222']);
     expect((await h1.exec(['node', STAP_AGENT, 'stop'])).exitCode).toBe(0);
   });
 });
