@@ -96,22 +96,22 @@ async function main(): Promise<number> {
 
   const tour = new Tour(STEPS);
   const partial: Partial<Ctx> = {};
-  let tornDown = false;
-  const teardown = async (): Promise<void> => {
-    if (tornDown) return;
-    tornDown = true;
-    await teardownAll(tour, partial);
+  let tearingDown: Promise<void> | undefined;
+  const teardown = (): Promise<void> => (tearingDown ??= teardownAll(tour, partial));
+  // Interruption (signal, time bound): stop narrating, tear down at once (that also ends the commands in flight,
+  // whose hosts disappear), then exit with the interruption's code.
+  const interrupt = (reason: string, code: number) => {
+    if (tour.aborted) return;
+    tour.abort(reason);
+    tour.announce(`\ndemo: ${reason}, tearing down`);
+    void teardown().finally(() => {
+      tour.announce(bold(`\ndemo: FAILED: ${reason}`));
+      process.exit(code);
+    });
   };
-  const onSignal = (sig: NodeJS.Signals, code: number) => {
-    process.stdout.write(`\ndemo: received ${sig}, tearing down\n`);
-    void teardown().finally(() => process.exit(code));
-  };
-  process.once('SIGINT', () => onSignal('SIGINT', 130));
-  process.once('SIGTERM', () => onSignal('SIGTERM', 143));
-  const watchdog = setTimeout(() => {
-    process.stdout.write(`\ndemo: FAILED: the tour took longer than ${seconds(OVERALL_TIMEOUT_MS)}, tearing down\n`);
-    void teardown().finally(() => process.exit(1));
-  }, OVERALL_TIMEOUT_MS);
+  process.on('SIGINT', () => interrupt('interrupted by SIGINT', 130));
+  process.on('SIGTERM', () => interrupt('interrupted by SIGTERM', 143));
+  const watchdog = setTimeout(() => interrupt(`the tour took longer than ${seconds(OVERALL_TIMEOUT_MS)}`, 1), OVERALL_TIMEOUT_MS);
 
   tour.say(bold('stap-fleet demo: a fleet of SystemTap compile servers on simulated hosts of this machine'));
   let ok = false;
@@ -120,10 +120,13 @@ async function main(): Promise<number> {
     ok = true;
   } catch (err) {
     if (!(err instanceof StepFailed)) tour.say(`    ${(err as Error).stack ?? String(err)}`);
-  } finally {
-    await teardown();
-    clearTimeout(watchdog);
   }
+  if (tour.aborted) {
+    await teardown();
+    return new Promise<number>(() => undefined); // interrupt() exits once the teardown is done
+  }
+  await teardown();
+  clearTimeout(watchdog);
   tour.say();
   const failed = tour.steps.find((s) => !s.ok);
   if (ok && !failed) {
@@ -310,8 +313,8 @@ async function runTour(tour: Tour, ctx: Partial<Ctx>): Promise<void> {
 
 async function teardownAll(tour: Tour, ctx: Partial<Ctx>): Promise<void> {
   const t0 = Date.now();
-  tour.say();
-  tour.say(bold('Teardown: stop every daemon, delete the namespaces and the scratch files'));
+  tour.announce();
+  tour.announce(bold('Teardown: stop every daemon, delete the namespaces and the scratch files'));
   const problems: string[] = [];
   const lan = ctx.lan ?? (await ctx.lanPending?.catch(() => undefined));
   if (lan) {
@@ -334,8 +337,8 @@ async function teardownAll(tour: Tour, ctx: Partial<Ctx>): Promise<void> {
   }
   if (ctx.scratch) rmSync(ctx.scratch, { recursive: true, force: true });
   if (ctx.code?.staged) rmSync(ctx.code.dir, { recursive: true, force: true });
-  if (problems.length) tour.say(`    teardown problems: ${problems.join('; ')}`);
-  else tour.say(`    done: no namespace, process or scratch file of the demo is left (${seconds(Date.now() - t0)})`);
+  if (problems.length) tour.announce(`    teardown problems: ${problems.join('; ')}`);
+  else tour.announce(`    done: no namespace, process or scratch file of the demo is left (${seconds(Date.now() - t0)})`);
 }
 
 function namespacesOf(lan: Lan): string[] {

@@ -30,10 +30,25 @@ export class Tour {
   readonly steps: StepRecord[] = [];
   private readonly started = Date.now();
   private current = 0;
+  /** Set when the tour is interrupted: no new step starts and the step in flight is no longer narrated. */
+  private abortedBy: string | undefined;
 
   constructor(private readonly total: number) {}
 
+  abort(reason: string): void {
+    this.abortedBy ??= reason;
+  }
+
+  get aborted(): string | undefined {
+    return this.abortedBy;
+  }
+
   say(line = ''): void {
+    if (!this.abortedBy) process.stdout.write(line + '\n');
+  }
+
+  /** Printed even after an interruption (teardown and the verdict). */
+  announce(line = ''): void {
     process.stdout.write(line + '\n');
   }
 
@@ -54,6 +69,7 @@ export class Tour {
   }
 
   async step<T>(title: string, fn: () => Promise<T>): Promise<T> {
+    if (this.abortedBy) throw new StepFailed(this.abortedBy);
     const n = ++this.current;
     this.say();
     this.say(bold(`[${n}/${this.total}] ${title}`));
