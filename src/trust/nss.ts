@@ -353,6 +353,11 @@ export interface ApplyDbPlan {
 export interface ApplyOptions {
   /** auto: stap where installed (falls back to certutil), certutil: certutil only. */
   method: 'auto' | 'certutil';
+  /**
+   * Dump every database before changing it too (one round trip for enrollment: the adds are guarded
+   * by has_cert, so the script itself skips what is present; the caller reads before and after states).
+   */
+  dumpBefore?: boolean;
   /** Seconds allowed to one `stap --trust-servers` run. */
   stapTimeoutSec?: number;
 }
@@ -375,6 +380,7 @@ export function buildApplyScript(plans: ApplyDbPlan[], opts: ApplyOptions): stri
   const parts: string[] = [PRELUDE];
   const stapTimeout = Math.max(1, Math.floor(opts.stapTimeoutSec ?? 20));
   parts.push(`HAVE_STAP=0; [ ${opts.method === 'auto' ? 1 : 0} = 1 ] && command -v stap >/dev/null 2>&1 && HAVE_STAP=1\n`);
+  if (opts.dumpBefore) for (const p of plans) parts.push(`dump ${p.db.kind} ${dirExpr(p.db)}\n`);
   plans.forEach((p, pi) => {
     const d = `D${pi}`;
     parts.push(`${d}=${dirExpr(p.db)}\n`);

@@ -85,6 +85,25 @@ export async function enrollClient(conn: Connection, req: EnrollRequest): Promis
   try {
     const plans: ClientPlan[] = [];
     for (const g of groups(req.dbs)) {
+      if (req.mode === 'enroll' && !req.dryRun) {
+        // One round trip: the script dumps, adds what is missing (guarded on the client), dumps again.
+        const script = buildApplyScript(
+          g.dbs.map((db) => ({
+            db,
+            add: req.servers.filter((s) => s.der).map((s) => ({ der: s.der!, useServer: req.method === 'auto' ? s.useServer : undefined })),
+            revoke: [],
+          })),
+          { method: req.method, dumpBefore: true },
+        );
+        const out = await runScript(conn, script, g.root, req);
+        const n = g.dbs.length;
+        if (out.states.length !== 2 * n) throw new ClientError('failed', `${client}: incomplete output from the trust script`);
+        before.push(...out.states.slice(0, n));
+        after.push(...out.states.slice(n));
+        events.push(...out.events);
+        plans.push(planClient(client, g.dbs, out.states.slice(0, n), req.servers, req.mode));
+        continue;
+      }
       const inspected = await runScript(conn, buildInspectScript(g.dbs), g.root, req);
       before.push(...inspected.states);
       const plan = planClient(client, g.dbs, inspected.states, req.servers, req.mode);
