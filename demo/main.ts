@@ -10,11 +10,13 @@
  * from the root namespace. Every component is the real one. Exit 0 when every step passed; teardown always runs
  * (also on failure, SIGINT and SIGTERM).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { release as osRelease } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLan, sleep, type Lan, type LanHost, type RunResult } from '../test/lan/index.js';
+import { run } from '../test/lan/proc.js';
 import { resolveCodeRoot, type CodeRoot } from './stage.js';
 import { StepFailed, Tour, bold, expectExit, seconds } from './tour.js';
 
@@ -28,6 +30,8 @@ const STEPS = 11;
 interface Ctx {
   release: string;
   code: CodeRoot;
+  /** Set while the code root is being resolved (a staged copy may be under way): teardown waits for it. */
+  codePending: Promise<CodeRoot>;
   scratch: string;
   binDir: string;
   lan: Lan;
@@ -142,19 +146,21 @@ async function runTour(tour: Tour, ctx: Partial<Ctx>): Promise<void> {
     const releases = kernelReleases();
     if (!releases.length) throw new StepFailed('no /lib/modules/*/build/.config: install linux-headers-amd64 (scripts/setup.sh does)');
     ctx.release = releases[releases.length - 1]!;
-    tour.say(`    kernel release with headers: ${ctx.release} (from /lib/modules/${ctx.release}/build/.config; running kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()})`);
+    tour.say(`    kernel release with headers: ${ctx.release} (from /lib/modules/${ctx.release}/build/.config; running kernel ${osRelease()})`);
     for (const tool of ['/usr/bin/stap', '/usr/sbin/avahi-daemon', '/usr/sbin/sshd', '/usr/bin/certutil']) {
       if (!existsSync(tool)) throw new StepFailed(`${tool} is missing: run scripts/setup.sh`);
     }
-    const version = spawnSync('/usr/bin/stap', ['-V'], { encoding: 'utf8', timeout: 10_000 });
-    tour.say(`    SystemTap: ${`${version.stdout ?? ''}${version.stderr ?? ''}`.trim().split('\n')[0] ?? '?'}`);
+    const version = await run(['/usr/bin/stap', '-V'], { timeoutMs: 10_000 });
+    tour.say(`    SystemTap: ${`${version.stdout}${version.stderr}`.trim().split('\n')[0] ?? '?'}`);
     try {
       execFileSync('id', ['stap-server'], { stdio: 'ignore' });
     } catch {
       throw new StepFailed("user 'stap-server' does not exist: run scripts/setup.sh (or scripts/install.sh)");
     }
     if (!existsSync(join(PROJECT, 'dist/bin/stap-server.js'))) throw new StepFailed(`${PROJECT}/dist is not built: run scripts/setup.sh`);
-    ctx.code = resolveCodeRoot(PROJECT, 'stap-server');
+    ctx.codePending = resolveCodeRoot(PROJECT, 'stap-server');
+    ctx.code = await ctx.codePending;
+    tour.checkpoint();
     if (ctx.code.staged) {
       tour.say(`    NOTE: user stap-server cannot read ${PROJECT} (${ctx.code.reason}).`);
       tour.say(`          The servers run as stap-server, so the demo runs a copy of the built code from ${ctx.code.dir}`);
@@ -178,13 +184,17 @@ async function runTour(tour: Tour, ctx: Partial<Ctx>): Promise<void> {
   await tour.step('Create the LAN: 5 hosts (network namespaces on one bridge), avahi-daemon and sshd on each', async () => {
     c.lanPending = createLan({ hosts: 5, tag: 'demo', avahi: true });
     c.lan = await c.lanPending;
+    tour.checkpoint();
     c.servers = [c.lan.host('h1'), c.lan.host('h2')];
     c.clients = [c.lan.host('h3'), c.lan.host('h4')];
     c.controller = c.lan.host('h5');
     const key = join(c.scratch, 'id_ed25519');
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'stap-fleet-demo', '-f', key]);
+    const keygen = await run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'stap-fleet-demo', '-f', key], { timeoutMs: 10_000 });
+    if (keygen.failed) throw new StepFailed(`ssh-keygen: ${keygen.stderr.trim()}`);
+    tour.checkpoint();
     const pub = readFileSync(`${key}.pub`, 'utf8');
     const known = await Promise.all(c.lan.hosts.map(async (h) => (await h.startSshd({ authorizedKeys: [pub] })).knownHostsLine));
+    tour.checkpoint();
     writeFileSync(join(c.scratch, 'known_hosts'), known.join('\n') + '\n');
     writeFileSync(
       join(c.scratch, 'inventory'),
@@ -336,7 +346,8 @@ async function teardownAll(tour: Tour, ctx: Partial<Ctx>): Promise<void> {
     if (left.length) problems.push(`namespaces left: ${left.join(' ')}`);
   }
   if (ctx.scratch) rmSync(ctx.scratch, { recursive: true, force: true });
-  if (ctx.code?.staged) rmSync(ctx.code.dir, { recursive: true, force: true });
+  const code = ctx.code ?? (await ctx.codePending?.catch(() => undefined));
+  if (code?.staged) rmSync(code.dir, { recursive: true, force: true });
   if (problems.length) tour.announce(`    teardown problems: ${problems.join('; ')}`);
   else tour.announce(`    done: no namespace, process or scratch file of the demo is left (${seconds(Date.now() - t0)})`);
 }

@@ -3,9 +3,12 @@
  * who must be able to read the daemon and its node_modules. A clone under a 0700 directory (/root) is not
  * readable by that user: then the built code (dist/, package.json and the production dependencies from
  * package-lock.json) is copied to a world-readable scratch directory that teardown removes.
+ * Everything here is asynchronous: `npx tsx` SIGKILLs a child whose event loop does not answer a relayed SIGINT
+ * within 60 ms, and the demo must stay able to tear down.
  */
-import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { chmodSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cp, mkdtemp } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 export interface CodeRoot {
@@ -18,18 +21,21 @@ export interface CodeRoot {
 }
 
 /** Runs `node <daemon> --help` as user (it loads the daemon's whole import graph): exit 0 = readable. */
-export function readableBy(user: string, projectDir: string): { ok: boolean; detail: string } {
+export async function readableBy(user: string, projectDir: string): Promise<{ ok: boolean; detail: string }> {
   const daemon = join(projectDir, 'dist/bin/stap-serverd.js');
-  const r = spawnSync(
-    'setpriv',
-    ['--reuid', user, '--regid', user, '--init-groups', '--', process.execPath, daemon, '--help'],
-    { cwd: '/', encoding: 'utf8', timeout: 20_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/' } },
-  );
-  if (r.status === 0) return { ok: true, detail: '' };
+  const r = await new Promise<{ code: number | null; stderr: string }>((done) => {
+    execFile(
+      'setpriv',
+      ['--reuid', user, '--regid', user, '--init-groups', '--', process.execPath, daemon, '--help'],
+      { cwd: '/', encoding: 'utf8', timeout: 30_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/' } },
+      (err, _stdout, stderr) => done({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stderr: stderr || (err?.message ?? '') }),
+    );
+  });
+  if (r.code === 0) return { ok: true, detail: '' };
   const closed = closedAncestor(daemon);
   if (closed) return { ok: false, detail: closed };
-  const why = (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').find((l) => /EACCES|denied|Error/.test(l));
-  return { ok: false, detail: why ?? `exit ${r.status}` };
+  const why = r.stderr.trim().split('\n').find((l) => /EACCES|denied|Error/.test(l));
+  return { ok: false, detail: why ?? `exit ${r.code}` };
 }
 
 /** Node says "Cannot find module" when a directory on the way is not searchable: name that directory. */
@@ -57,20 +63,20 @@ export function productionModules(projectDir: string): string[] {
     .map(([path]) => path);
 }
 
-export function resolveCodeRoot(projectDir: string, user: string): CodeRoot {
-  const check = readableBy(user, projectDir);
+export async function resolveCodeRoot(projectDir: string, user: string): Promise<CodeRoot> {
+  const check = await readableBy(user, projectDir);
   if (check.ok) return { dir: projectDir, staged: false, reason: '' };
-  const dir = mkdtempSync('/var/tmp/stap-fleet-demo-code-');
+  const dir = await mkdtemp('/var/tmp/stap-fleet-demo-code-');
   try {
     chmodSync(dir, 0o755);
-    cpSync(join(projectDir, 'dist'), join(dir, 'dist'), { recursive: true });
-    cpSync(join(projectDir, 'package.json'), join(dir, 'package.json'));
+    await cp(join(projectDir, 'dist'), join(dir, 'dist'), { recursive: true });
+    await cp(join(projectDir, 'package.json'), join(dir, 'package.json'));
     for (const m of productionModules(projectDir)) {
       // Optional native helpers (cpu-features) may be absent; ssh2 works without them.
-      if (existsSync(join(projectDir, m))) cpSync(join(projectDir, m), join(dir, m), { recursive: true });
+      if (existsSync(join(projectDir, m))) await cp(join(projectDir, m), join(dir, m), { recursive: true });
     }
-    spawnSync('chmod', ['-R', 'a+rX', dir]);
-    const again = readableBy(user, dir);
+    await new Promise<void>((done, fail) => execFile('chmod', ['-R', 'a+rX', dir], (err) => (err ? fail(err) : done())));
+    const again = await readableBy(user, dir);
     if (!again.ok) throw new Error(`the copy in ${dir} is still not usable by ${user}: ${again.detail}`);
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });

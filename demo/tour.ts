@@ -43,6 +43,11 @@ export class Tour {
     return this.abortedBy;
   }
 
+  /** Call after each await that precedes creating something: an interrupted tour creates nothing more. */
+  checkpoint(): void {
+    if (this.abortedBy) throw new StepFailed(this.abortedBy);
+  }
+
   say(line = ''): void {
     if (!this.abortedBy) process.stdout.write(line + '\n');
   }

@@ -105,21 +105,21 @@ describe('demo code staging (a clone user stap-server cannot read, e.g. under /r
     for (const d of deps) expect(mods).toContain(`node_modules/${d}`);
   });
 
-  it('a world-readable clone is used as it is', () => {
+  it('a world-readable clone is used as it is', async () => {
     const proj = projectCopy(0o755);
-    const code = resolveCodeRoot(proj, 'stap-server');
+    const code = await resolveCodeRoot(proj, 'stap-server');
     expect(code).toEqual({ dir: proj, staged: false, reason: '' });
   }, 60_000);
 
-  it('a clone under a 0700 directory is copied to a world-readable place where stap-server can run the daemon', () => {
+  it('a clone under a 0700 directory is copied to a world-readable place where stap-server can run the daemon', async () => {
     const proj = projectCopy(0o700);
-    expect(readableBy('stap-server', proj).ok).toBe(false);
-    const code = resolveCodeRoot(proj, 'stap-server');
+    expect((await readableBy('stap-server', proj)).ok).toBe(false);
+    const code = await resolveCodeRoot(proj, 'stap-server');
     scratch.push(code.dir);
     expect(code.staged).toBe(true);
     expect(code.reason).toMatch(/EACCES|denied/i);
     expect(code.dir).toMatch(/^\/var\/tmp\/stap-fleet-demo-code-/);
-    expect(readableBy('stap-server', code.dir)).toEqual({ ok: true, detail: '' });
+    expect(await readableBy('stap-server', code.dir)).toEqual({ ok: true, detail: '' });
     expect(existsSync(join(code.dir, 'node_modules/typescript'))).toBe(false);
   }, 60_000);
 });
