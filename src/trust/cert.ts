@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { join, dirname, basename } from 'node:path';
 import { hostname as osHostname } from 'node:os';
-import forge from 'node-forge';
+import type forgeModule from 'node-forge';
 import { StapFleetError } from '../errors.js';
 
 const generateKeyPair = promisify(generateKeyPairCb);
@@ -47,20 +47,39 @@ export interface GenerateOptions {
   validityDays?: number;
 }
 
+/** node-forge is only needed to build a certificate; loading it lazily keeps daemon start-up short. */
+async function loadForge(): Promise<typeof forgeModule> {
+  return (await import('node-forge')).default;
+}
+
+/** One DER TLV at `offset`: tag, content start and end. */
+function derItem(der: Buffer, offset: number): { tag: number; start: number; end: number } {
+  if (offset + 2 > der.length) throw new Error('truncated DER');
+  const tag = der[offset]!;
+  let len = der[offset + 1]!;
+  let start = offset + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n === 0 || n > 4 || start + n > der.length) throw new Error('bad DER length');
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + der[start + i]!;
+    start += n;
+  }
+  if (start + len > der.length) throw new Error('truncated DER');
+  return { tag, start, end: start + len };
+}
+
 /** certinfo of a DER certificate: serial content bytes as lowercase hex pairs joined by ':'. */
 export function certinfoOf(der: Buffer): string {
-  const asn1 = forge.asn1.fromDer(forge.util.createBuffer(der.toString('binary')));
-  // Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { [0] version?, serialNumber INTEGER, ... } ... }
-  const tbs = (asn1.value as forge.asn1.Asn1[])[0];
-  if (!tbs || !Array.isArray(tbs.value)) throw new Error('not an X.509 certificate');
-  let idx = 0;
-  const first = tbs.value[0];
-  if (first && first.tagClass === forge.asn1.Class.CONTEXT_SPECIFIC) idx = 1;
-  const serial = tbs.value[idx];
-  if (!serial || serial.type !== forge.asn1.Type.INTEGER || typeof serial.value !== 'string') {
-    throw new Error('certificate has no serial number');
-  }
-  return hexPairs(Buffer.from(serial.value, 'binary'));
+  // Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { [0] version OPTIONAL, serialNumber INTEGER, ... } ... }
+  const cert = derItem(der, 0);
+  if (cert.tag !== 0x30) throw new Error('not an X.509 certificate');
+  const tbs = derItem(der, cert.start);
+  if (tbs.tag !== 0x30) throw new Error('not an X.509 certificate');
+  let item = derItem(der, tbs.start);
+  if (item.tag === 0xa0) item = derItem(der, item.end);
+  if (item.tag !== 0x02 || item.end === item.start) throw new Error('certificate has no serial number');
+  return hexPairs(der.subarray(item.start, item.end));
 }
 
 function hexPairs(bytes: Buffer): string {
@@ -80,6 +99,7 @@ export function serialFor(now: Date, avoidCertinfo?: string): string {
 
 /** Generates a new self-signed server certificate (does not write it). */
 export async function generateServerCertificate(opts: GenerateOptions = {}): Promise<Omit<ServerCredentials, 'generated'>> {
+  const forge = await loadForge();
   const now = opts.now ?? new Date();
   const host = opts.hostname ?? osHostname();
   const { publicKey, privateKey } = await generateKeyPair('rsa', {

@@ -4,7 +4,6 @@
  * request, and drain then exit 0 on SIGTERM/SIGINT/SIGHUP.
  */
 import { createServer, type Server, type TLSSocket } from 'node:tls';
-import { execa } from 'execa';
 import { userInfo, hostname, homedir } from 'node:os';
 import { resolveReleases } from './releases.js';
 import { ResponseCache } from './cache.js';
@@ -30,6 +29,7 @@ const DRAIN_MS = 3000;
 
 /** Logs which stap serves requests (and loads execa's lazy parts before the first request). */
 async function logStapVersion(stap: string, log: Logger): Promise<void> {
+  const { execa } = await import('execa');
   const r = await execa(stap, ['-V'], { reject: false, stdin: 'ignore', timeout: 20_000 });
   const first = `${r.stdout}\n${r.stderr}`.split('\n').find((l) => l.trim().length > 0);
   if (r.exitCode === 0 && first) log.log(`Using ${stap}: ${first.trim()}`);

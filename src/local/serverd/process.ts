@@ -4,7 +4,7 @@
  * filtering, the stap run, module signing, rc, path scrubbing. Every failure still yields a response
  * whose stderr says why and whose rc is non-zero.
  */
-import { execa, type Result } from 'execa';
+import type { Result } from 'execa';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -265,6 +265,8 @@ async function runStap(
   try {
     // execa accepts file descriptors at run time; its types only admit literal numbers.
     type Fd = 3;
+    // Loaded on first use (the daemon's own `stap -V` at start already did): keeps start-up short.
+    const { execa } = await import('execa');
     const sub = execa(ctx.stap, args, {
       cwd: o.cwd,
       stdin: inFd as Fd,

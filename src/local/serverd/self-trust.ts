@@ -3,7 +3,6 @@
  * ($SYSTEMTAP_DIR/ssl/client, else ~/.systemtap/ssl/client), so that `stap --use-server` run by that
  * user trusts its own server. Optional: skipped when certutil is missing, failures are only logged.
  */
-import { execa } from 'execa';
 import { existsSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +19,7 @@ export async function trustOwnCertificate(sslDir: string, env: NodeJS.ProcessEnv
   const dir = clientTrustDir(env);
   const db = `sql:${dir}`;
   try {
+    const { execa } = await import('execa');
     mkdirSync(dir, { recursive: true, mode: 0o755 });
     if (!existsSync(join(dir, 'cert9.db'))) {
       await execa(certutil, ['-N', '--empty-password', '-d', db], { timeout: 15_000, stdin: 'ignore' });
