@@ -15,7 +15,6 @@
  */
 import { createHash } from 'node:crypto';
 import { execa } from 'execa';
-import { certinfoOf } from './cert.js';
 
 export type TrustDbKind = 'ssl-user' | 'ssl-all-users' | 'signer';
 
@@ -34,7 +33,6 @@ export interface TrustedCert {
   certinfo: string;
   /** SHA-256 of the DER, lowercase hex without separators. */
   sha256: string;
-  der: Buffer;
   /** certutil trust string, e.g. "P,P,P"; undefined when certutil did not show it. */
   trust?: string;
   subject?: string;
@@ -120,12 +118,32 @@ export function trustLettersOf(words: string[]): string {
   return s;
 }
 
-/** Per-certificate trust and subject from `certutil -L -n <nick>` text, keyed by SHA-256 (hex). */
-export function parseCertutilDetails(text: string): Map<string, { trust: string; subject?: string }> {
-  const out = new Map<string, { trust: string; subject?: string }>();
+/** certinfo from certutil's "Serial Number:" text: inline "3 (0x3)" or hex pairs on the next line. */
+export function certinfoFromSerialText(inline: string, next: string): string | undefined {
+  const m = /\(0x([0-9a-fA-F]+)\)/.exec(inline);
+  if (m) {
+    let hex = m[1]!.toLowerCase().replace(/^0+(?=.)/, '');
+    if (hex.length % 2) hex = '0' + hex;
+    if (parseInt(hex[0]!, 16) >= 8) hex = '00' + hex; // DER sign byte
+    return hex.match(/../g)!.join(':');
+  }
+  const pairs = next.trim().toLowerCase();
+  return /^[0-9a-f]{2}(:[0-9a-f]{2})*$/.test(pairs) ? pairs : undefined;
+}
+
+export interface CertDetail {
+  certinfo: string;
+  trust: string;
+  subject?: string;
+}
+
+/** Per-certificate certinfo, trust and subject from `certutil -L -n <nick>` text, keyed by SHA-256 (hex). */
+export function parseCertutilDetails(text: string): Map<string, CertDetail> {
+  const out = new Map<string, CertDetail>();
   for (const block of text.split(/^Certificate:\s*$/m).slice(1)) {
     const lines = block.split('\n');
     let sha = '';
+    let certinfo: string | undefined;
     let subject: string | undefined;
     const cats: Record<string, string[]> = {};
     let cat: string | undefined;
@@ -133,7 +151,9 @@ export function parseCertutilDetails(text: string): Map<string, { trust: string;
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i]!;
       const t = line.trim();
-      if (t.startsWith('Fingerprint (SHA-256):')) {
+      if (t.startsWith('Serial Number:') && certinfo === undefined) {
+        certinfo = certinfoFromSerialText(t, lines[i + 1] ?? '');
+      } else if (t.startsWith('Fingerprint (SHA-256):')) {
         const rest = t.slice('Fingerprint (SHA-256):'.length).trim() || (lines[i + 1] ?? '').trim();
         sha = rest.replace(/:/g, '').toLowerCase();
       } else if (t.startsWith('Subject:') && subject === undefined) {
@@ -147,23 +167,11 @@ export function parseCertutilDetails(text: string): Map<string, { trust: string;
         cats[cat]!.push(t);
       }
     }
-    if (!sha) continue;
+    if (!/^[0-9a-f]{64}$/.test(sha)) continue;
     const trust = ['SSL Flags:', 'Email Flags:', 'Object Signing Flags:'].map((c) => trustLettersOf(cats[c] ?? [])).join(',');
-    out.set(sha, { trust, subject });
+    out.set(sha, { certinfo: certinfo ?? 'unknown', trust, subject });
   }
   return out;
-}
-
-function toTrustedCert(der: Buffer, details: Map<string, { trust: string; subject?: string }>): TrustedCert {
-  const sha256 = sha256Hex(der);
-  let certinfo: string;
-  try {
-    certinfo = certinfoOf(der);
-  } catch {
-    certinfo = 'invalid';
-  }
-  const d = details.get(sha256);
-  return { certinfo, sha256, der, trust: d?.trust, subject: d?.subject };
 }
 
 /** Parses the `@@` records of any script built below. */
@@ -173,23 +181,19 @@ export function parseScriptOutput(stdout: string): ScriptOutput {
   const errors: string[] = [];
   const lines = stdout.split('\n');
   let cur: DbState | undefined;
-  let section: 'pem' | 'detail' | undefined;
-  let pem: string[] = [];
+  let section: 'detail' | undefined;
   let detail: string[] = [];
   const flush = (): void => {
     if (!cur) return;
-    const details = parseCertutilDetails(detail.join('\n'));
-    cur.certs = pemBlocksToDer(pem.join('\n')).map((der) => toTrustedCert(der, details));
+    cur.certs = [...parseCertutilDetails(detail.join('\n'))].map(([sha256, d]) => ({ sha256, ...d }));
     states.push(cur);
     cur = undefined;
     section = undefined;
-    pem = [];
     detail = [];
   };
   for (const line of lines) {
     if (!line.startsWith('@@')) {
-      if (section === 'pem') pem.push(line);
-      else if (section === 'detail') detail.push(line);
+      if (section === 'detail') detail.push(line);
       continue;
     }
     const [tag, ...rest] = line.split(' ');
@@ -210,9 +214,13 @@ export function parseScriptOutput(stdout: string): ScriptOutput {
       case '@@DBERROR':
         if (cur) cur.error = rest.join(' ');
         break;
-      case '@@PEM':
-        section = 'pem';
+      case '@@SAME': {
+        // Nothing changed in this database since the dump before: its state is that one.
+        flush();
+        const prev = states.find((x) => x.kind === rest[0]);
+        if (prev) states.push({ ...prev, certs: prev.certs.map((c) => ({ ...c })) });
         break;
+      }
       case '@@DETAIL':
         section = 'detail';
         break;
@@ -273,39 +281,40 @@ export function stapTrustSpec(kind: TrustDbKind): string {
 
 const PRELUDE = `
 set -u
+set -f
 umask 022
 PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 command -v certutil >/dev/null 2>&1 || { echo "@@ERROR certutil not found (install libnss3-tools)"; exit 69; }
 T=$(mktemp -d "\${TMPDIR:-/tmp}/stap-fleet-trust.XXXXXX") || { echo "@@ERROR cannot create a temporary directory"; exit 70; }
 trap 'rm -rf "$T"' EXIT
-# dump KIND DIR: the database as @@ records (every stap-server certificate as PEM, plus certutil's details)
+# dump KIND DIR: the database as @@ records (certutil's details of every stap-server certificate:
+# serial, SHA-256 fingerprint, subject, trust; hex dumps of keys and signatures left out)
 dump() {
   printf '@@STATE %s %s\\n' "$1" "$2"
   if [ -f "$2/cert9.db" ]; then
     printf '@@PRESENT %s\\n' "$(stat -c '%a %u' "$2")"
-    if certutil -L -d "sql:$2" >/dev/null 2>"$T/err"; then
-      printf '@@PEM\\n'; certutil -L -d "sql:$2" -n stap-server -a 2>/dev/null
-      printf '@@DETAIL\\n'; certutil -L -d "sql:$2" -n stap-server 2>/dev/null | grep -v '^ *[0-9a-f][0-9a-f]:[0-9a-f:]*[a-f][0-9a-f:]*$'
-    else
+    if certutil -L -d "sql:$2" -n stap-server >"$T/det" 2>"$T/err"; then
+      printf '@@DETAIL\\n'
+      awk '/Serial Number:/{print; if ((getline l) > 0) print l; next} /^ *[0-9a-f][0-9a-f]:[0-9a-f:]*[a-f][0-9a-f:]*$/{next} {print}' "$T/det"
+    elif ! grep -q 'Could not find cert' "$T/err"; then
       printf '@@DBERROR %s\\n' "$(tr '\\n' ' ' <"$T/err")"
     fi
   fi
   printf '@@ENDSTATE\\n'
 }
-event() { printf '@@EVENT %s %s %s %s %s\\t%s\\n' "$1" "$2" "$3" "$4" "$5" "\${6:-}"; }
+# fps DIR: SHA-256 fingerprints (lowercase hex) of the stap-server certificates
+fps() {
+  [ -f "$1/cert9.db" ] || return 0
+  certutil -L -d "sql:$1" -n stap-server 2>/dev/null | awk '/Fingerprint \\(SHA-256\\):/{if ((getline l) > 0) {gsub(/[ :]/, "", l); print tolower(l)}}'
+}
+CH=0
+event() { case "$1" in error|add-failed) ;; *) CH=1 ;; esac; printf '@@EVENT %s %s %s %s %s\\t%s\\n' "$1" "$2" "$3" "$4" "$5" "\${6:-}"; }
 # split_pems FILE PREFIX: one DER file per PEM block, PREFIX.N.der; prints N
 split_pems() {
   awk -v p="$2" '{sub(/\\r$/,"")} /-----BEGIN CERTIFICATE-----/{n++; f=p "." n ".b64"; next} /-----END CERTIFICATE-----/{f=""; next} f!=""{print > f} END{print n+0}' "$1"
 }
 has_cert() { # DIR SHA256
-  [ -f "$1/cert9.db" ] || return 1
-  certutil -L -d "sql:$1" -n stap-server -a >"$T/has.pem" 2>/dev/null || return 1
-  n=$(split_pems "$T/has.pem" "$T/has"); i=1
-  while [ "$i" -le "$n" ]; do
-    if [ "$(base64 -d "$T/has.$i.b64" | sha256sum | cut -d' ' -f1)" = "$2" ]; then rm -f "$T"/has.*; return 0; fi
-    i=$((i+1))
-  done
-  rm -f "$T"/has.*; return 1
+  fps "$1" | grep -qx "$2"
 }
 # ensure_db KIND DIR: create the database like stap does; signer/all-users dirs root-owned, not group/other-writable
 ensure_db() {
@@ -383,7 +392,7 @@ export function buildApplyScript(plans: ApplyDbPlan[], opts: ApplyOptions): stri
   if (opts.dumpBefore) for (const p of plans) parts.push(`dump ${p.db.kind} ${dirExpr(p.db)}\n`);
   plans.forEach((p, pi) => {
     const d = `D${pi}`;
-    parts.push(`${d}=${dirExpr(p.db)}\n`);
+    parts.push(`${d}=${dirExpr(p.db)}\nCH=0\n`);
     const needEnsure = p.add.length > 0 || p.ensure;
     if (needEnsure) parts.push(`if ensure_db ${p.db.kind} "$${d}"; then\n`);
     else parts.push(`if true; then\n`);
@@ -422,29 +431,36 @@ STAP_FLEET_EOF
   fi
 `);
     }
-    p.add.forEach((item, ai) => {
-      const sha = sha256Hex(item.der);
-      const pem = derToPem(item.der);
-      const f = `"$T/add${pi}_${ai}.pem"`;
-      parts.push(`  cat >${f} <<'STAP_FLEET_EOF'\n${pem}STAP_FLEET_EOF\n`);
-      parts.push(`  if has_cert "$${d}" ${sha}; then :; else\n    m=certutil\n`);
-      if (item.useServer) {
-        const spec = stapTrustSpec(p.db.kind);
-        const env = p.db.kind === 'ssl-user' && p.db.dir !== undefined && p.db.dir.endsWith('/ssl/client')
-          ? `env SYSTEMTAP_DIR=${shQuote(p.db.dir.slice(0, -'/ssl/client'.length))} `
-          : '';
-        parts.push(
-          `    if [ $HAVE_STAP = 1 ]; then timeout ${stapTimeout} ${env}stap --trust-servers=${spec},no-prompt --use-server=${shQuote(checkUseServer(item.useServer))} </dev/null >"$T/stap.out" 2>&1; if has_cert "$${d}" ${sha}; then m=stap; fi; fi\n`,
-        );
-      }
+    if (p.add.length > 0) {
+      // Fingerprints read once; the client's stap gets every missing server in one run; a second read
+      // tells what it added; certutil installs the rest.
+      parts.push(`  F=$(fps "$${d}"); US=""\n`);
+      p.add.forEach((item, ai) => {
+        const sha = sha256Hex(item.der);
+        parts.push(`  cat >"$T/add${pi}_${ai}.pem" <<'STAP_FLEET_EOF'\n${derToPem(item.der)}STAP_FLEET_EOF\n`);
+        const us = item.useServer ? ` US="$US --use-server=${checkUseServer(item.useServer)}";` : '';
+        parts.push(`  if printf '%s\\n' "$F" | grep -qx ${sha}; then M${ai}=0; else M${ai}=1;${us} fi\n`);
+      });
+      const env = p.db.kind === 'ssl-user' && p.db.dir !== undefined && p.db.dir.endsWith('/ssl/client')
+        ? `env SYSTEMTAP_DIR=${shQuote(p.db.dir.slice(0, -'/ssl/client'.length))} `
+        : '';
       parts.push(
-        `    if [ $m = stap ]; then event added ${p.db.kind} ${sha} stap "$${d}"\n` +
-          `    elif certutil -A -n stap-server -t P,P,P -a -i ${f} -d "sql:$${d}" 2>"$T/err"; then event added ${p.db.kind} ${sha} certutil "$${d}"\n` +
-          `    else event add-failed ${p.db.kind} ${sha} certutil "$${d}" "$(tr '\\n' ' ' <"$T/err")"; fi\n` +
-          `    chmod 644 "$${d}"/cert9.db "$${d}"/key4.db 2>/dev/null\n  fi\n`,
+        `  if [ -n "$US" ] && [ $HAVE_STAP = 1 ]; then timeout ${stapTimeout} ${env}stap --trust-servers=${stapTrustSpec(p.db.kind)},no-prompt $US </dev/null >"$T/stap.out" 2>&1; F=$(fps "$${d}"); fi\n`,
       );
-    });
-    parts.push(`fi\ndump ${p.db.kind} "$${d}"\n`);
+      p.add.forEach((item, ai) => {
+        const sha = sha256Hex(item.der);
+        parts.push(
+          `  if [ $M${ai} = 1 ]; then\n` +
+            `    if printf '%s\\n' "$F" | grep -qx ${sha}; then event added ${p.db.kind} ${sha} stap "$${d}"\n` +
+            `    elif certutil -A -n stap-server -t P,P,P -a -i "$T/add${pi}_${ai}.pem" -d "sql:$${d}" 2>"$T/err"; then event added ${p.db.kind} ${sha} certutil "$${d}"\n` +
+            `    else event add-failed ${p.db.kind} ${sha} certutil "$${d}" "$(tr '\\n' ' ' <"$T/err")"; fi\n  fi\n`,
+        );
+      });
+      parts.push(`  [ $CH = 0 ] || chmod 644 "$${d}"/cert9.db "$${d}"/key4.db 2>/dev/null\n`);
+    }
+    parts.push(`fi\n`);
+    // With a dump before, an untouched database is reported as the same state (no second read).
+    parts.push(opts.dumpBefore ? `if [ $CH = 0 ]; then printf '@@SAME %s\\n' ${p.db.kind}; else dump ${p.db.kind} "$${d}"; fi\n` : `dump ${p.db.kind} "$${d}"\n`);
   });
   return parts.join('');
 }

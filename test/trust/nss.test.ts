@@ -10,6 +10,7 @@ import { generateServerCertificate } from '../../src/trust/cert.js';
 import {
   addCerts,
   buildApplyScript,
+  certinfoFromSerialText,
   parseCertutilDetails,
   readDb,
   revokeCerts,
@@ -53,9 +54,14 @@ describe('trust letters', () => {
     expect(trustLettersOf([])).toBe('');
   });
   it('parses per-certificate trust from certutil details', () => {
-    const text = `Certificate:\n    Data:\n        Subject: "CN=Systemtap Compile Server,OU=Systemtap"\n    Fingerprint (SHA-256):\n        AB:CD\n    Certificate Trust Flags:\n        SSL Flags:\n            Terminal Record\n            Trusted\n        Email Flags:\n        Object Signing Flags:\n            Valid CA\n            Trusted CA\n`;
+    const text = `Certificate:\n    Data:\n        Serial Number:\n            00:cc:24:bf:1d\n        Subject: "CN=Systemtap Compile Server,OU=Systemtap"\n    Fingerprint (SHA-256):\n        ${'AB:'.repeat(31)}AB\n    Certificate Trust Flags:\n        SSL Flags:\n            Terminal Record\n            Trusted\n        Email Flags:\n        Object Signing Flags:\n            Valid CA\n            Trusted CA\n`;
     const m = parseCertutilDetails(text);
-    expect(m.get('abcd')).toEqual({ trust: 'P,,C', subject: 'CN=Systemtap Compile Server,OU=Systemtap' });
+    expect(m.get('ab'.repeat(32))).toEqual({ certinfo: '00:cc:24:bf:1d', trust: 'P,,C', subject: 'CN=Systemtap Compile Server,OU=Systemtap' });
+  });
+  it('reads certinfo from both of certutil\'s serial number layouts', () => {
+    expect(certinfoFromSerialText('Serial Number: 3 (0x3)', '')).toBe('03');
+    expect(certinfoFromSerialText('Serial Number: 2166751013 (0x8126bf25)', '')).toBe('00:81:26:bf:25');
+    expect(certinfoFromSerialText('Serial Number:', '            00:cc:24:bf:13')).toBe('00:cc:24:bf:13');
   });
 });
 

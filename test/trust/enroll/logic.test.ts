@@ -13,10 +13,9 @@ const plain = { bold: (s: string) => s, green: (s: string) => s, red: (s: string
 const cert = (n: number, trust = 'P,P,P'): TrustedCert => ({
   certinfo: `00:cc:24:bf:${n.toString(16).padStart(2, '0')}`,
   sha256: n.toString(16).padStart(64, '0'),
-  der: Buffer.from([n]),
   trust,
 });
-const server = (n: number): PlannedServer => ({ name: `s${n}`, certinfo: cert(n).certinfo, sha256: cert(n).sha256, der: cert(n).der });
+const server = (n: number): PlannedServer => ({ name: `s${n}`, certinfo: cert(n).certinfo, sha256: cert(n).sha256, der: Buffer.from([n]) });
 const state = (kind: DbState['kind'], certs: TrustedCert[], dir = `/db/${kind}`): DbState => ({ kind, dir, exists: true, certs });
 
 describe('selection and databases (stap --trust-servers rules)', () => {

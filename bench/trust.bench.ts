@@ -1,0 +1,135 @@
+/**
+ * Trust enrollment, issue 6: N clients (default 50) x 3 compile servers, enrolled and verified by
+ * `stap-fleet trust` (controller in h1), against the incumbent way measured in the same run on the same
+ * LAN: a serial loop of `ssh client stap --trust-servers=ssl,no-prompt --use-server=A --use-server=B
+ * --use-server=C` (OpenSSH, same key and known_hosts, login root on both sides). Between runs every
+ * client's trust database is removed. Both sides' results are checked with certutil on every client.
+ * Nothing multicasts from the root namespace (servers are given by address: --no-mdns).
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createLan, sleep, type LanHost } from '../test/lan/index.js';
+import { readReady } from '../test/local/serverd/helpers/daemon.js';
+import { measurement, median, record, timeMs, type Measurement } from './lib.ts';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const N = Number(process.env.BENCH_TRUST_CLIENTS ?? 50);
+const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const FLEET = join(ROOT, 'dist/bin/stap-fleet.js');
+const SERVERD = join(ROOT, 'dist/bin/stap-serverd.js');
+const REL = readdirSync('/lib/modules').find((r) => existsSync(`/lib/modules/${r}/build/.config`))!;
+
+async function startServer(h: LanHost): Promise<{ addr: string; port: number; certinfo: string }> {
+  const child = h.spawn([process.execPath, SERVERD, '-r', REL, '--ssl', '/var/lib/stap-server/ssl', '--log', '/var/lib/stap-server/serverd.log'], {
+    user: 'stap-server',
+    stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+  });
+  const ready = await readReady(child, 60_000);
+  if (!ready.port || !ready.certinfo) throw new Error(`${h.name}: stap-serverd: ${ready.line}`);
+  return { addr: h.ip, port: ready.port, certinfo: ready.certinfo };
+}
+
+/** certinfos trusted in each client's per-user (root) database, read from the root side with certutil. */
+function trustedCount(clients: LanHost[]): number[] {
+  return clients.map((c) => {
+    const dir = c.path('/root/.systemtap/ssl/client');
+    if (!existsSync(join(dir, 'cert9.db'))) return 0;
+    const out = execFileSync('certutil', ['-L', '-d', `sql:${dir}`], { encoding: 'utf8' });
+    return (out.match(/^stap-server\s+P,P,P/gm) ?? []).length;
+  });
+}
+
+function resetClients(clients: LanHost[]): void {
+  for (const c of clients) rmSync(c.path('/root/.systemtap/ssl'), { recursive: true, force: true });
+}
+
+async function main(): Promise<void> {
+  const lan = await createLan({ hosts: 3 + N, tag: 'tbch' });
+  const dir = mkdtempSync(join(tmpdir(), 'trust-bench-'));
+  chmodSync(dir, 0o755);
+  try {
+    const serverHosts = lan.hosts.slice(0, 3);
+    const clients = lan.hosts.slice(3);
+    const h1 = serverHosts[0]!;
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'id')]);
+    const pub = readFileSync(join(dir, 'id.pub'), 'utf8');
+    const known: string[] = [];
+    for (let i = 0; i < clients.length; i += 10) {
+      const batch = await Promise.all(clients.slice(i, i + 10).map((h) => h.startSshd({ authorizedKeys: [pub] })));
+      known.push(...batch.map((s) => s.knownHostsLine));
+    }
+    const kh = join(dir, 'known_hosts');
+    writeFileSync(kh, known.join('\n') + '\n');
+    writeFileSync(join(dir, 'inventory'), clients.map((c) => `${c.name} host=${c.ip}`).join('\n') + '\n');
+    const servers = [];
+    for (const h of serverHosts) {
+      servers.push(await startServer(h));
+      await sleep(600); // distinct serials (0.52 s ticks)
+    }
+    const useServers = servers.map((s) => `${s.addr}:${s.port}`);
+
+    const ours = `node ${FLEET} trust 'h[4-${3 + N}]' -i ${join(dir, 'inventory')} -F /dev/null -l root --identity ${join(dir, 'id')} --known-hosts ${kh} --global-known-hosts /dev/null --no-mdns ${useServers.map((u) => `-s ${u}`).join(' ')} --json`;
+    const sshOpts = `-F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=${kh} -o GlobalKnownHostsFile=/dev/null -o LogLevel=ERROR -o IdentitiesOnly=yes -i ${join(dir, 'id')}`;
+    const stapCmd = `stap --trust-servers=ssl,no-prompt ${useServers.map((u) => `--use-server=${u}`).join(' ')}`;
+    const baseline = `for ip in ${clients.map((c) => c.ip).join(' ')}; do ssh ${sshOpts} root@$ip '${stapCmd}' >/dev/null 2>&1; done`;
+
+    const oursMs: number[] = [];
+    const baseMs: number[] = [];
+    for (let run = 0; run < RUNS; run++) {
+      resetClients(clients);
+      let stdout = '';
+      oursMs.push(await timeMs(async () => {
+        const r = await h1.exec(['sh', '-c', ours], { timeoutMs: 600_000 });
+        stdout = r.stdout;
+        if (r.exitCode !== 0) throw new Error(`stap-fleet trust: rc ${r.exitCode}: ${r.stderr}\n${r.stdout.slice(0, 3000)}`);
+      }));
+      const doc = JSON.parse(stdout) as { summary: { changed: string[] } };
+      const counts = trustedCount(clients);
+      if (doc.summary.changed.length !== N || counts.some((n) => n !== 3)) throw new Error(`ours: changed ${doc.summary.changed.length}/${N}, counts ${counts.join(',')}`);
+
+      resetClients(clients);
+      baseMs.push(await timeMs(async () => {
+        const r = await h1.exec(['sh', '-c', baseline], { timeoutMs: 900_000 });
+        if (r.exitCode !== 0) throw new Error(`baseline loop: rc ${r.exitCode}: ${r.stderr}`);
+      }));
+      const bc = trustedCount(clients);
+      if (bc.some((n) => n !== 3)) throw new Error(`baseline left clients without the 3 certificates: ${bc.join(',')}`);
+      console.error(`run ${run + 1}: ours ${Math.round(oursMs.at(-1)!)} ms, serial ssh+stap ${Math.round(baseMs.at(-1)!)} ms`);
+    }
+
+    // A repeated run (nothing to change) for the record.
+    const again = await timeMs(async () => {
+      const r = await h1.exec(['sh', '-c', ours], { timeoutMs: 600_000 });
+      if (r.exitCode !== 0) throw new Error(`repeat: rc ${r.exitCode}`);
+    });
+
+    const m: Measurement[] = [
+      measurement({
+        name: `trust: ${N} clients x 3 servers enrolled + verified`,
+        ours: median(oursMs),
+        baseline: median(baseMs),
+        baselineName: `serial loop of ssh client ${'`'}stap --trust-servers=ssl,no-prompt --use-server x3${'`'}`,
+        unit: 'ms',
+        target: 'ratio <= 0.1 (>= 10x faster)',
+        check: (r) => r <= 0.1,
+        runs: RUNS,
+        notes: `ours ${oursMs.map(Math.round).join('/')} ms, baseline ${baseMs.map(Math.round).join('/')} ms; repeated run (no change) ${Math.round(again)} ms; the baseline does not verify`,
+      }),
+    ];
+    record(
+      'trust',
+      `Trust enrollment (issue 6): ${N} clients x 3 servers`,
+      m,
+      `LAN of ${3 + N} namespace hosts; our stap-serverd on h1-h3; controller in h1; clients h4-h${3 + N} with sshd (login root), SystemTap 4.8 stap and certutil; --method auto (the clients' stap adds the trust, certutil verifies). Both sides start from empty client databases and are checked with certutil afterwards.`,
+    );
+    console.error(JSON.stringify(m, null, 2));
+  } finally {
+    await lan.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
