@@ -276,6 +276,7 @@ async function runTour(tour: Tour, ctx: Partial<Ctx>): Promise<void> {
       await sleep(1000);
     }
     tour.say(`    avahi-browse -rpt _stap._tcp on h5: ${seen.join(', ') || 'nothing'}`);
+    expectExit('h1: stap-agent status', await on(c.servers[0]!, ['stap-agent', 'status']));
     if (seen.length < c.servers.length) throw new StepFailed(`only ${seen.length} of ${c.servers.length} compile servers advertised over mDNS after 20 s`);
     await fleetUntil(['status', '--mdns-only'], allAdvertised, 'both servers advertised');
   });
