@@ -2,11 +2,13 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { snapshotDist } from './snapshot.js';
 
-const FLEET = join(resolve(fileURLToPath(new URL('.', import.meta.url)), '../..'), 'dist/bin/stap-fleet.js');
+const SNAP = snapshotDist();
+const FLEET = SNAP.bin('stap-fleet');
+afterAll(() => SNAP.remove());
 
 function run(args: string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
   try {

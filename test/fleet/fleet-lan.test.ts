@@ -10,14 +10,15 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLan, type Lan, type LanHost } from '../lan/index.js';
+import { snapshotDist } from './snapshot.js';
 
-const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
-const FLEET = join(ROOT, 'dist/bin/stap-fleet.js');
-const STAP_SERVER = join(ROOT, 'dist/bin/stap-server.js');
+const SNAP = snapshotDist();
+const FLEET = SNAP.bin('stap-fleet');
+const STAP_SERVER = SNAP.bin('stap-server');
+const STAP_AGENT = SNAP.bin('stap-agent');
 const REL = readdirSync('/lib/modules').find((r) => existsSync(`/lib/modules/${r}/build/.config`))!;
 const CONNECT_S = 5;
 // The CPU is shared with other suites: a command that takes more than this is the hanging one.
@@ -84,6 +85,7 @@ describe('stap-fleet on the test LAN', () => {
   afterAll(async () => {
     await lan?.destroy();
     if (dir) rmSync(dir, { recursive: true, force: true });
+    SNAP.remove();
   });
 
   async function fleet(args: string[], opts: { timeoutMs?: number; inventory?: boolean } = {}) {
@@ -156,7 +158,7 @@ describe('stap-fleet on the test LAN', () => {
 
   it('hosts without servers are found through their agent advertisement (no targets, no inventory)', async () => {
     // The agents keep advertising the hosts after the servers stopped; start them where they are not running.
-    await Promise.all(ok().map((h) => h.exec(['node', join(ROOT, 'dist/bin/stap-agent.js'), 'start'])));
+    await Promise.all(ok().map((h) => h.exec(['node', STAP_AGENT, 'start'])));
     let doc: StatusDoc | undefined;
     for (let i = 0; i < 10; i++) {
       const r = await fleet(['status', '--mdns-only', '--json'], { inventory: false });
@@ -213,7 +215,7 @@ describe('stap-fleet on the test LAN', () => {
     expect(r.exitCode).toBe(7);
     // Text mode: identical output folded into one block, the failures in their own blocks.
     const text = await fleet(['stop', '@all']);
-    expect(text.stdout).toMatch(/^---------------- h\[2-11\] \(10\) ok ----------------$/m);
+    expect(text.stdout, text.stdout).toMatch(/^---------------- h\[2-11\] \(10\) ok ----------------$/m);
     expect(text.stdout).toMatch(/^---------------- h13 \(1\) auth refused ----------------$/m);
     expect(text.stdout).toMatch(/^---------------- h14 \(1\) host key refused ----------------$/m);
     expect(text.exitCode).toBe(7);
@@ -221,7 +223,7 @@ describe('stap-fleet on the test LAN', () => {
     expect((await fleet(['status', '@ok,h13,h15'])).exitCode).toBe(6);
     expect((await fleet(['status', '@ok,h15'])).exitCode).toBe(4);
     const failed = await fleet(['restart', '@ok', '--', '-p', '999999']);
-    expect(failed.exitCode, failed.stdout).toBe(3);
+    expect(failed.exitCode, failed.stdout + failed.stderr).toBe(3);
   });
 
   it('--accept-new records an unknown host key; without it the host is refused', async () => {

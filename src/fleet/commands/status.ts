@@ -5,8 +5,6 @@
 import { exitCodeForCategories } from '../exit-codes.js';
 import { HostWorkError, runOnHosts } from '../runner.js';
 import type { HostResult, RunnerProgress } from '../runner.js';
-import type { DiscoveredHost } from '../targets/discovery.js';
-import type { HostTarget } from '../transport/types.js';
 import type { FleetContext } from './context.js';
 import { remoteCommandLine, wantsSudo } from './remote.js';
 import { findDiscovered, mergeHostStatus, parseRemoteStatus } from './status-merge.js';
@@ -18,12 +16,6 @@ export interface FleetStatusDocument {
   hosts: FleetHostStatus[];
   summary: Record<'hosts' | 'ok' | 'failed' | 'unreachable' | 'timeout' | 'hostkey' | 'auth' | 'servers' | 'running' | 'dead' | 'advertisedNotRunning' | 'runningNotAdvertised', number>;
   exitCode: number;
-}
-
-/** Discovered hosts that no target names are still listed: they advertise, so the user should see them. */
-function extraDiscovered(targets: HostTarget[], discovered: DiscoveredHost[], explicitTargets: boolean): DiscoveredHost[] {
-  if (explicitTargets) return [];
-  return discovered.filter((d) => !targets.some((t) => findDiscovered(t, [d])));
 }
 
 export function summarise(hosts: FleetHostStatus[], mdnsOnly: boolean): FleetStatusDocument {
@@ -79,9 +71,5 @@ export async function fleetStatus(
       );
   const discovered = await discovery;
   const hosts = targets.map((t, i) => mergeHostStatus(t, sshResults[i], findDiscovered(t, discovered)));
-  for (const d of extraDiscovered(targets, discovered, o.targets.length > 0)) {
-    const t: HostTarget = { name: d.name, hostname: d.addresses[0] ?? d.name, port: d.sshPort, source: 'mdns' };
-    hosts.push(mergeHostStatus(t, undefined, d));
-  }
   return summarise(hosts, opts.mdnsOnly);
 }
