@@ -75,7 +75,20 @@ function runArgs(o: RunOpts): string[] {
 
 const statPathOf = (o: CommonOpts): string => defaultAgentOptions(o.statPath ? { statPath: o.statPath } : {}).statPath;
 
-const program = new Command('stap-agent').description('Advertise the compile servers of this host over mDNS (DNS-SD _stap._tcp), Avahi-aware.');
+const program = new Command('stap-agent')
+  .description('Advertise the compile servers of this host over mDNS (DNS-SD _stap._tcp), Avahi-aware.')
+  .addHelpText(
+    'after',
+    `
+Examples:
+  stap-agent start                      start in the background for /var/run/stap-server
+  stap-agent status --json              what is advertised, through which backend
+  stap-agent run --backend embedded --interface eth0 --ssh-port 2222
+  stap-agent stop                       withdraw everything and exit
+
+Exit codes: status 0 running, 1 stale pid file, 3 not running; otherwise 0 ok, 1 failure, 2 bad option value,
+6 bad --interface. See docs/agent.md.`,
+  );
 
 addRunOptions(statPathOption(program.command('run').description('run in the foreground (as a service manager would)'))).action(async (o: RunOpts) => {
   process.title = 'stap-agent';
