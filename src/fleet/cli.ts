@@ -65,6 +65,7 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--global-known-hosts <file>', 'system known_hosts file (repeatable; default /etc/ssh/ssh_known_hosts)', collect, [])
     .option('--accept-new', 'trust on first use: accept and record keys of hosts not in known_hosts (never a changed key)', false)
     .option('-f, --fanout <n>', 'hosts in flight at once', positiveInt('fanout'), d.fanout)
+    .option('--connect-attempts <n>', 'attempts when sshd drops a connection before authentication (MaxStartups), with jittered back-off', positiveInt('connect-attempts'), d.connectAttempts)
     .addOption(new Option('-t, --connect-timeout <s>', 'connect timeout per host, seconds').argParser(seconds).default(d.connectTimeoutMs, String(d.connectTimeoutMs / 1000)))
     .addOption(new Option('-u, --command-timeout <s>', 'command timeout per host, seconds').argParser(seconds).default(d.commandTimeoutMs, String(d.commandTimeoutMs / 1000)))
     .addOption(new Option('--transport <name>', 'ssh2 (in-process) or openssh (system ssh)').choices(['ssh2', 'openssh']).default(d.transport))
@@ -96,6 +97,7 @@ export function toFleetOptions(targets: string[], o: Record<string, unknown>): F
     globalKnownHosts: o.globalKnownHosts as string[],
     acceptNew: !!o.acceptNew,
     fanout: o.fanout as number,
+    connectAttempts: (o.connectAttempts as number | undefined) ?? d.connectAttempts,
     connectTimeoutMs: o.connectTimeout as number,
     commandTimeoutMs: o.commandTimeout as number,
     transport: o.transport as FleetOptions['transport'],

@@ -46,7 +46,7 @@ export async function fleetAction(
     targets,
     ctx.transport,
     (conn) => conn.run(command, { timeoutMs: o.commandTimeoutMs, sudo: wantsSudo(o.sudo, true) }),
-    { fanout: o.fanout, connectTimeoutMs: o.connectTimeoutMs, onProgress: opts.onProgress },
+    { fanout: o.fanout, connectTimeoutMs: o.connectTimeoutMs, maxConnectAttempts: o.connectAttempts, onProgress: opts.onProgress },
   );
   const hosts: FleetActionHost[] = results.map((r) => ({
     name: r.target.name,

@@ -35,6 +35,8 @@ export interface FleetOptions {
   globalKnownHosts: string[];
   acceptNew: boolean;
   fanout: number;
+  /** Connect attempts when sshd drops the connection before authentication (MaxStartups). */
+  connectAttempts: number;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
   transport: 'ssh2' | 'openssh';
@@ -60,6 +62,7 @@ export function defaultFleetOptions(): FleetOptions {
     globalKnownHosts: [],
     acceptNew: false,
     fanout: 64,
+    connectAttempts: 4,
     connectTimeoutMs: 10_000,
     commandTimeoutMs: 60_000,
     transport: 'ssh2',

@@ -67,7 +67,7 @@ export async function fleetStatus(
             throw new HostWorkError('failed', `${conn.target.name}: ${why}${r.exitCode ? ` (exit ${r.exitCode}${err ? `: ${err}` : ''})` : ''}`);
           }
         },
-        { fanout: o.fanout, connectTimeoutMs: o.connectTimeoutMs, onProgress: opts.onProgress },
+        { fanout: o.fanout, connectTimeoutMs: o.connectTimeoutMs, maxConnectAttempts: o.connectAttempts, onProgress: opts.onProgress },
       );
   const discovered = await discovery;
   const hosts = targets.map((t, i) => mergeHostStatus(t, sshResults[i], findDiscovered(t, discovered)));
