@@ -293,6 +293,7 @@ dump() {
   printf '@@STATE %s %s\\n' "$1" "$2"
   if [ -f "$2/cert9.db" ]; then
     printf '@@PRESENT %s\\n' "$(stat -c '%a %u' "$2")"
+    : >"$T/det"
     if certutil -L -d "sql:$2" -n stap-server >"$T/det" 2>"$T/err"; then
       printf '@@DETAIL\\n'
       awk '/Serial Number:/{print; if ((getline l) > 0) print l; next} /^ *[0-9a-f][0-9a-f]:[0-9a-f:]*[a-f][0-9a-f:]*$/{next} {print}' "$T/det"
@@ -301,6 +302,8 @@ dump() {
     fi
   fi
   printf '@@ENDSTATE\\n'
+  [ -f "$T/det" ] && awk '/Fingerprint \\(SHA-256\\):/{if ((getline l) > 0) {gsub(/[ :]/, "", l); print tolower(l)}}' "$T/det" >"$T/fps.$1"
+  rm -f "$T/det"
 }
 # fps DIR: SHA-256 fingerprints (lowercase hex) of the stap-server certificates
 fps() {
@@ -434,7 +437,8 @@ STAP_FLEET_EOF
     if (p.add.length > 0) {
       // Fingerprints read once; the client's stap gets every missing server in one run; a second read
       // tells what it added; certutil installs the rest.
-      parts.push(`  F=$(fps "$${d}"); US=""\n`);
+      // The dump before (when there was one) already listed the fingerprints.
+      parts.push(opts.dumpBefore ? `  F=$(cat "$T/fps.${p.db.kind}" 2>/dev/null); US=""\n` : `  F=$(fps "$${d}"); US=""\n`);
       p.add.forEach((item, ai) => {
         const sha = sha256Hex(item.der);
         parts.push(`  cat >"$T/add${pi}_${ai}.pem" <<'STAP_FLEET_EOF'\n${derToPem(item.der)}STAP_FLEET_EOF\n`);
