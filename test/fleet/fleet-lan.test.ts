@@ -8,7 +8,7 @@
  *   h15       sshd fine, but its stap-server command hangs
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -49,6 +49,7 @@ describe('stap-fleet on the test LAN', () => {
     lan = await createLan({ hosts: 15, tag: 'flt' });
     ctl = lan.hosts[0]!;
     dir = mkdtempSync(join(tmpdir(), 'fleet-lan-'));
+    chmodSync(dir, 0o755); // the remote-command script must be reachable for a non-root login too
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'id')]);
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'other')]);
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'fakehost')]);
@@ -288,6 +289,25 @@ describe('stap-fleet on the test LAN', () => {
     expect(cm.exitCode, cm.stdout + cm.stderr).toBe(0);
     // One authentication for the probe and the command together.
     expect(readFileSync(join(lan.host('h2').dir, 'sshd', 'sshd.log'), 'utf8').split('Accepted publickey').length - before).toBe(1);
+  });
+
+  it('a non-root login runs service actions through sudo -n (status without)', async () => {
+    try {
+      execFileSync('id', ['bench'], { stdio: 'ignore' });
+    } catch {
+      execFileSync('useradd', ['-m', '-s', '/bin/sh', 'bench']);
+    }
+    execFileSync('usermod', ['-p', '*', 'bench']);
+    const as = (extra: string[]) =>
+      ctl.exec(['node', FLEET, ...extra.slice(0, 1), '--identity', join(dir, 'id'), '--known-hosts', knownHosts, '--global-known-hosts', '/dev/null', '--remote-command', remote, '-l', 'bench', '-F', '/dev/null', '--no-mdns', '-i', inventory, '--json', ...extra.slice(1), 'h2'], { env: { SSH_AUTH_SOCK: '' } });
+    const status = await as(['status']);
+    expect(status.exitCode, status.stdout + status.stderr).toBe(0);
+    const stop = JSON.parse((await as(['stop'])).stdout) as ActionDoc;
+    // This machine has no sudo: the attempt shows in the host's stderr and the host failed.
+    expect(stop.hosts[0]!.category).toBe('failed');
+    expect(stop.hosts[0]!.stderr).toMatch(/sudo/);
+    const never = JSON.parse((await as(['stop', '--sudo', 'never'])).stdout) as ActionDoc;
+    expect(never.hosts[0]!.stderr).not.toMatch(/sudo/);
   });
 
   it('the openssh transport gives the same categories', async () => {
