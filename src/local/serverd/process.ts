@@ -117,8 +117,8 @@ interface CompileState {
 
 async function compile(zip: Buffer, ctx: ProcessContext, signal: AbortSignal | undefined, state: CompileState): Promise<RequestOutcome> {
   const { requestDir, responseDir, outcome, started } = state;
-  const refuse = (message: string, log = true): RequestOutcome => {
-    if (log) ctx.log(message);
+  const refuse = (message: string): RequestOutcome => {
+    ctx.log(message);
     appendClientError(responseDir, message);
     writeRc(responseDir, 1);
     outcome.shortMessage = message;
@@ -168,7 +168,6 @@ async function compile(zip: Buffer, ctx: ProcessContext, signal: AbortSignal | u
       outcome.cached = true;
       outcome.exitCode = hit.exitCode;
       outcome.failed = hit.exitCode !== 0;
-      outcome.privilege = 'highest';
       outcome.durationMs = performance.now() - started;
       return outcome;
     }

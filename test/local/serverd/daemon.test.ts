@@ -192,3 +192,29 @@ describe('stap failures', () => {
     expect(b.get('stderr')?.toString()).toBe('Server: compilation timed out after 1 s\n');
   });
 });
+
+describe('self trust', () => {
+  it("adds stap.cert to the server user's client trust database (P,P,P), as stap-serverd does", async () => {
+    const home = serverScratch('sf-serverd-home-', ids);
+    try {
+      const d = await start(['--ssl', join(home, 'ssl')], { env: envFor(home) });
+      const db = join(home, '.systemtap', 'ssl', 'client');
+      let listing = '';
+      for (let i = 0; i < 100 && !/stap-server\s+P,P,P/.test(listing); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        try {
+          listing = execFileSync('certutil', ['-L', '-d', `sql:${db}`]).toString();
+        } catch {
+          /* not created yet */
+        }
+      }
+      expect(listing).toMatch(/^stap-server\s+P,P,P$/m);
+      const pem = execFileSync('certutil', ['-L', '-d', `sql:${db}`, '-n', 'stap-server', '-r']);
+      expect(pem.equals(readFileSync(join(home, 'ssl', 'stap.cert')))).toBe(true);
+      expect(statSync(join(db, 'cert9.db')).uid).toBe(ids.uid);
+      await d.stop();
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
