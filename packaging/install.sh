@@ -96,7 +96,9 @@ if [ "$here" != "$libdir" ]; then
   rm -rf "$new"
   install -d -m 0755 "$new"
   cp -a "$here/dist" "$here/package.json" "$here/packaging" "$new/"
-  for extra in docs README.md; do [ -e "$here/$extra" ] && cp -a "$here/$extra" "$new/"; done
+  for extra in docs README.md; do
+    if [ -e "$here/$extra" ]; then cp -a "$here/$extra" "$new/"; fi
+  done
   if [ -f "$here/package-lock.json" ]; then
     # A clone: only the production dependencies (package-lock.json's entries not marked dev).
     node -e '
