@@ -19,6 +19,7 @@ interface RunOpts extends CommonOpts {
   interface: string[];
   sshPort: string;
   pollMs: string;
+  avahiGraceMs: string;
   advertiseAgent: boolean;
   instanceHost?: string;
 }
@@ -33,6 +34,7 @@ function addRunOptions(cmd: Command): Command {
     .option('--interface <name|ipv4>', 'interface for the embedded responder; repeatable (default: all)', collect, [])
     .option('--ssh-port <n>', 'SSH port advertised in the _stap-agent._tcp record', '22')
     .option('--poll-ms <n>', 'process liveness poll interval', '200')
+    .option('--avahi-grace-ms <n>', 'auto backend: how long a vanished avahi-daemon keeps the Avahi backend (a restart)', '10000')
     .option('--no-advertise-agent', 'do not advertise the host itself as _stap-agent._tcp')
     .option('--instance-host <name>', 'host name used in instance names, "Systemtap Compile Server on <name>" (default: uname -n)');
 }
@@ -58,13 +60,14 @@ function toAgentOptions(o: RunOpts): AgentOptions {
     interfaces: o.interface,
     sshPort: num(o.sshPort, 'ssh-port', 1, 65535),
     pollMs: num(o.pollMs, 'poll-ms', 20, 60_000),
+    avahiGraceMs: num(o.avahiGraceMs, 'avahi-grace-ms', 0, 3_600_000),
     advertiseAgent: o.advertiseAgent,
     ...(o.instanceHost ? { instanceHost: o.instanceHost } : {}),
   });
 }
 
 function runArgs(o: RunOpts): string[] {
-  const a = ['--backend', o.backend, '--ssh-port', o.sshPort, '--poll-ms', o.pollMs];
+  const a = ['--backend', o.backend, '--ssh-port', o.sshPort, '--poll-ms', o.pollMs, '--avahi-grace-ms', o.avahiGraceMs];
   if (o.avahiServicesDir) a.push('--avahi-services-dir', o.avahiServicesDir);
   if (o.avahiPidFile) a.push('--avahi-pid-file', o.avahiPidFile);
   for (const i of o.interface) a.push('--interface', i);

@@ -108,6 +108,21 @@ describe('stap-agent without avahi-daemon on h1 (embedded responder)', () => {
     expect((await h1.exec(['node', STAP_AGENT, 'stop'])).exitCode).toBe(0);
     await h1.exec(['node', STAP_SERVER, 'stop']);
   });
+
+  it('falls back to the embedded responder when avahi-daemon goes away for good (after the grace period)', async () => {
+    expect(h1.avahiRunning()).toBe(true);
+    expect((await h1.exec(['node', STAP_AGENT, 'start', '--avahi-grace-ms', '1000'])).exitCode).toBe(0);
+    const s = await startServer();
+    await waitFor('served through avahi', async () => (await h2.avahiBrowse('_stap._tcp')).some((e) => e.port === s.port), 8000, 200);
+    const t0 = Date.now();
+    await h1.stopAvahi();
+    await waitFor('agent on the embedded backend', async () => (JSON.parse((await agentStatus(h1)).stdout) as { state: { backend: string } }).state.backend === 'embedded', 8000, 100);
+    const back = await watch.waitFor('server re-published by the embedded responder', (e) => e.event === '=' && e.port === s.port, t0 + 1, 8000);
+    console.log(`avahi gone for good: published again by the embedded responder ${back.at - t0} ms later (grace 1000 ms)`);
+    expect(back.name).toBe(NAME_H1);
+    expect((await h1.exec(['node', STAP_AGENT, 'stop'])).exitCode).toBe(0);
+    await h1.exec(['node', STAP_SERVER, 'stop']);
+  });
 });
 
 describe('two hosts with the same instance name', () => {
@@ -123,6 +138,7 @@ describe('two hosts with the same instance name', () => {
   it.each([
     { label: 'avahi first, embedded second', firstIdx: 0, secondIdx: 2, name: 'twina' },
     { label: 'embedded first, avahi second', firstIdx: 3, secondIdx: 4, name: 'twinb' },
+    { label: 'embedded on both', firstIdx: 2, secondIdx: 3, name: 'twinc' },
   ])('both stay visible, one renamed ($label)', async ({ firstIdx, secondIdx, name }) => {
     const hosts = lan.hosts;
     const observer = hosts[1]!;
@@ -151,5 +167,9 @@ describe('two hosts with the same instance name', () => {
     await new Promise((r) => setTimeout(r, 1500));
     const later = (await observer.avahiBrowse('_stap._tcp')).filter((x) => x.name.startsWith(base));
     expect(later.map((x) => x.name).sort()).toEqual([base, `${base} #2`]);
+    for (const h of [a, b]) {
+      expect((await h.exec(['node', STAP_AGENT, 'stop'])).exitCode).toBe(0);
+      await h.exec(['node', STAP_SERVER, 'stop']);
+    }
   });
 });
