@@ -147,7 +147,11 @@ export async function startServerd(opts: ServerdOptions, log: Logger, env: NodeJ
   server.on('secureConnection', (socket: TLSSocket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    void handleConnection(socket, ctx);
+    handleConnection(socket, ctx).catch((err: unknown) => {
+      // e.g. the temp dir parent became unwritable: this client loses, the server keeps serving.
+      log.log(`Error processing client request: ${(err as Error)?.message ?? String(err)}`);
+      socket.destroy();
+    });
   });
   server.on('tlsClientError', (err: Error & { code?: string }, socket) => {
     const peer = socket.remoteAddress ? ` with [${socket.remoteAddress}]:${socket.remotePort}` : '';
@@ -155,11 +159,13 @@ export async function startServerd(opts: ServerdOptions, log: Logger, env: NodeJ
   });
 
   let bound: { port: number; address: string };
+  const onListenError = (err: Error): void => log.log(`Listener error: ${err.message}`);
   try {
     bound = await listen(server, opts.port);
   } catch (err) {
     throw new StapFleetError('SF_SERVERD_START', { detail: `cannot listen on port ${opts.port}: ${(err as Error).message}` });
   }
+  server.on('error', onListenError); // after listen: e.g. EMFILE on accept must not kill the daemon
   log.log(`Using network address ${bound.address}:${bound.port}`);
   log.log(opts.maxThreads > 0 ? `Using a maximum of ${opts.maxThreads} threads` : 'Concurrency disabled');
   if (opts.trustSelf) void trustOwnCertificate(opts.sslDir, env, log);

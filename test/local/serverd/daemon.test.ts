@@ -218,3 +218,21 @@ describe('self trust', () => {
     }
   });
 });
+
+describe('resilience', () => {
+  it('survives a temporary directory it cannot use: those clients lose their connection, the server keeps serving', async () => {
+    const rel = installedRelease();
+    const log = join(scratch, 'log9');
+    const d = await start(['--ssl', join(scratch, 'ssl9'), '--log', log, '-r', rel, '--tmpdir', '/nonexistent/sf-tmp', '--max-compressed-request', '100']);
+    const big = await rawTls('127.0.0.1', d.ready.port!, frame(goodRequest(rel, ['-p2', `-eprobe begin { ${'x'.repeat(500)} }`])));
+    const small = await rawTls('127.0.0.1', d.ready.port!, frame(Buffer.alloc(50)));
+    for (const r of [big, small]) {
+      expect(r.closed).toBe(true);
+      expect(r.response.length).toBe(0);
+    }
+    expect((await rawTls('127.0.0.1', d.ready.port!, Buffer.alloc(4))).closed).toBe(true);
+    expect(d.child.exitCode).toBeNull();
+    expect(readFileSync(log, 'utf8')).toMatch(/Error processing client request: ENOENT/);
+    expect(await d.stop()).toEqual({ code: 0, signal: null });
+  });
+});
