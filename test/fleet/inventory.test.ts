@@ -33,6 +33,8 @@ describe('inventory', () => {
     expect(t[0]).toMatchObject({ hostname: 'b1', port: 2222, user: 'ops', identityFiles: ['/keys/ops'] });
     expect(t[2]).toMatchObject({ hostname: '10.0.0.5', port: 22, proxyJump: 'bastion' });
     expect(t[3]).toMatchObject({ hostname: '198.51.100.7', port: 22 });
+    expect(t.map((x) => x.source)).toEqual(['inventory', 'inventory', 'inventory', 'ssh-config']);
+    expect(resolveTargets({ expressions: ['plain'] })[0]).toMatchObject({ name: 'plain', hostname: 'plain', port: 22, source: 'cli' });
   });
   it('reports errors with file:line', () => {
     const bad = (text: string) => () => parseInventory(text, '/etc/f.inv');

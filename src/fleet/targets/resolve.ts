@@ -75,7 +75,8 @@ function buildTarget(name: string, source: TargetSource, input: ResolveInput, di
     identityFiles,
     identitiesOnly: ssh?.identitiesOnly,
     proxyJump: inv?.proxyJump ?? ssh?.proxyJump,
-    source: inv && source === 'cli' ? 'cli' : source,
+    // A name typed on the command line reports where its settings came from.
+    source: source !== 'cli' ? source : inv ? 'inventory' : ssh?.hostname ? 'ssh-config' : disc ? 'mdns' : 'cli',
   };
   if (disc) {
     target.addresses = disc.addresses;
