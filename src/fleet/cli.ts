@@ -143,6 +143,7 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
     try {
       const doc = await fleetStatus(ctx, { mdnsOnly: !!o.mdnsOnly, onProgress: (p) => progress.update(p) });
       progress.done();
+      if (doc.hosts.length === 0) io.stderr.write('stap-fleet: no hosts: nothing named, no inventory, nothing advertised over mDNS\n');
       io.stdout.write(options.json ? JSON.stringify(doc, null, 2) + '\n' : renderStatus(doc, style));
       exitCode = doc.exitCode;
     } finally {

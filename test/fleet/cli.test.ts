@@ -1,5 +1,5 @@
 /** The real stap-fleet binary: help, usage errors and their exit code. No network: every run uses --no-mdns. */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,13 +11,8 @@ const FLEET = SNAP.bin('stap-fleet');
 afterAll(() => SNAP.remove());
 
 function run(args: string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
-  try {
-    const stdout = execFileSync('node', [FLEET, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    return { code: 0, stdout, stderr: '' };
-  } catch (e) {
-    const err = e as { status: number; stdout: string; stderr: string };
-    return { code: err.status, stdout: err.stdout, stderr: err.stderr };
-  }
+  const r = spawnSync('node', [FLEET, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
 describe('stap-fleet CLI', () => {
@@ -40,6 +35,13 @@ describe('stap-fleet CLI', () => {
     expect(status.code).toBe(2);
     expect(status.stderr).toContain("status takes no stap-server options after '--'");
     expect(run(['status', '--no-mdns', 'h1', '-x', 'h1']).stderr).toContain('selects no host');
+    const none = run(['start', '--no-mdns', '-i', '/dev/null']);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('no targets: name hosts');
+    const empty = run(['status', '--no-mdns', '-i', '/dev/null', '--json']);
+    expect(empty.code).toBe(0);
+    expect(JSON.parse(empty.stdout).hosts).toEqual([]);
+    expect(empty.stderr).toContain('no hosts');
   });
   it('names file:line of a bad inventory and exits 2', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cli-inv-'));

@@ -1,4 +1,5 @@
 /** `stap-fleet start|stop|...`: one stap-server action on every target in parallel, results folded. */
+import { StapFleetError } from '../../errors.js';
 import { exitCodeForCategories } from '../exit-codes.js';
 import { runOnHosts } from '../runner.js';
 import type { RunnerProgress } from '../runner.js';
@@ -41,6 +42,9 @@ export async function fleetAction(
 ): Promise<FleetActionDocument> {
   const o = ctx.options;
   const { targets } = await ctx.resolve();
+  if (targets.length === 0) {
+    throw new StapFleetError('SF_TARGETS', { detail: 'no targets: name hosts (node sets), give an inventory (-i), or run where agents advertise over mDNS' });
+  }
   const command = remoteCommandLine(o.remoteCommand, [action, ...serverArgs]);
   const results = await runOnHosts(
     targets,
