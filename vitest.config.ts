@@ -1,5 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
+// Nothing the tests start may multicast from the root network namespace (src/mdns.ts enforces it).
+process.env.STAP_FLEET_FORBID_ROOT_NETNS = '1';
+
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],

@@ -3,6 +3,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
+# LANs (namespaces, daemons) left behind by a crashed earlier run.
+npx tsx test/lan/cleanup.ts >/dev/null 2>&1 || true
 rm -f vitest.json
 npx vitest run --reporter=default --reporter=json --outputFile=vitest.json "$@"
 rc=$?

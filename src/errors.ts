@@ -24,6 +24,10 @@ export const ERRORS = {
   // --- general / usage ---
   SF_USAGE: { category: 'usage', message: '{detail}' },
   SF_INTERNAL: { category: 'failure', message: 'internal error: {detail}' },
+  SF_MDNS_FORBIDDEN: {
+    category: 'failure',
+    message: 'refusing to send mDNS from the root network namespace (STAP_FLEET_FORBID_ROOT_NETNS=1): run it inside a network namespace',
+  },
 
   // --- config (src/local/config) ---
   SF_CONFIG_SYNTAX: { category: 'not-configured', message: '{file}:{line}: {detail}' },

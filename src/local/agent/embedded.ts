@@ -9,7 +9,8 @@
  * 8.1: three queries 250 ms apart) precedes every announcement, a conflict renames the service (`... #2`), and
  * withdrawal sends goodbyes (TTL 0) for that service's records only.
  */
-import { Bonjour } from 'bonjour-service';
+import type { Bonjour } from 'bonjour-service';
+import { openBonjour } from '../../mdns.js';
 import { networkInterfaces } from 'node:os';
 import { StapFleetError } from '../../errors.js';
 import type { Backend, PublishedService } from './backend.js';
@@ -118,7 +119,7 @@ export class EmbeddedBackend implements Backend {
     const ifaces = opts.interfaces.length ? resolveInterfaces(opts.interfaces) : [];
     const targets = ifaces.length ? ifaces.map((i) => ({ mdnsOpts: { interface: i.address, bind: '0.0.0.0' }, addresses: [i.address] })) : [{ mdnsOpts: {}, addresses: allIPv4() }];
     for (const t of targets) {
-      const bonjour = new Bonjour(t.mdnsOpts as never, (err: Error) => this.log(`mDNS error: ${err.message}`));
+      const bonjour = openBonjour(t.mdnsOpts as never, (err: Error) => this.log(`mDNS error: ${err.message}`));
       const server = (bonjour as unknown as { server: ResponderServer }).server;
       server.mdns.on('error', ((err: Error) => this.log(`mDNS socket error: ${err.message}`)) as never);
       server.mdns.on('warning', ((err: Error) => this.log(`mDNS warning: ${err.message}`)) as never);
