@@ -4,6 +4,7 @@
  * request, and drain then exit 0 on SIGTERM/SIGINT/SIGHUP.
  */
 import { createServer, type Server, type TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
 import { userInfo, hostname, homedir } from 'node:os';
 import { resolveReleases } from './releases.js';
 import { ResponseCache } from './cache.js';
@@ -153,9 +154,15 @@ export async function startServerd(opts: ServerdOptions, log: Logger, env: NodeJ
       socket.destroy();
     });
   });
-  server.on('tlsClientError', (err: Error & { code?: string }, socket) => {
-    const peer = socket.remoteAddress ? ` with [${socket.remoteAddress}]:${socket.remotePort}` : '';
-    log.log(`TLS handshake${peer} failed: ${err.code ?? err.message}`);
+  // A failed handshake often arrives after the TCP socket is gone, with its address: remember it at accept.
+  const peers = new WeakMap<object, string>();
+  server.on('connection', (raw: Socket) => {
+    if (raw.remoteAddress) peers.set(raw, `[${raw.remoteAddress}]:${raw.remotePort}`);
+  });
+  server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
+    const raw = (socket as unknown as { _parent?: object })._parent;
+    const known = socket.remoteAddress ? `[${socket.remoteAddress}]:${socket.remotePort}` : raw ? peers.get(raw) : undefined;
+    log.log(`TLS handshake${known ? ` with ${known}` : ''} failed: ${err.code ?? err.message}`);
   });
 
   let bound: { port: number; address: string };
