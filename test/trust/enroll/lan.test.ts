@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, chownSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
@@ -226,6 +226,42 @@ describe('stap-fleet trust on the LAN', () => {
     bytes[10] ^= 0xff;
     writeFileSync(ko, bytes);
     expect(verifyModuleFile(ko, der!).ok).toBe(false);
+  });
+
+  it('a non-root login: per-user trust lands in that user\'s database; signer trust without root is a clear failure', async () => {
+    const user = 'trusttest';
+    const home = `/var/lib/stap-server/${user}`; // a per-host directory in the LAN views
+    try {
+      execFileSync('id', [user], { stdio: 'ignore' });
+    } catch {
+      execFileSync('useradd', ['-M', '-d', home, '-s', '/bin/sh', user]);
+    }
+    execFileSync('usermod', ['-p', '*', user]); // unlock for key login (sshd with UsePAM no)
+    const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }));
+    const gid = Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }));
+    for (const c of clients) {
+      mkdirSync(c.path(home), { recursive: true });
+      chownSync(c.path(home), uid, gid);
+    }
+    const s = servers[2]!;
+    const r = await fleetTrust([clientSet(), '-l', user, '--server', `${s.addr}:${s.port}`, '--json']);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    for (const c of r.doc!.clients) expect(c.detail[Object.keys(c.cells)[0]!]![0]!.dir).toBe(`${home}/.systemtap/ssl/client`);
+    for (const c of clients) expect(await dbCertinfos(c, `${home}/.systemtap/ssl/client`)).toEqual([s.certinfo]);
+    // the user's own stap now trusts the server
+    const ok = await clients[0]!.exec(['stap', `--use-server=${s.addr}:${s.port}`, '-r', RELEASE, '-p2', '-e', SCRIPT], { user, timeoutMs: 60_000 });
+    expect(ok.exitCode, ok.stdout + ok.stderr).toBe(0);
+
+    const never = await fleetTrust([clientSet(), '-l', user, '--signer', '--sudo', 'never', '--server', `${s.addr}:${s.port}`, '--json']);
+    expect(never.exitCode).toBe(3);
+    for (const c of never.doc!.clients) {
+      expect(c.category).toBe('failed');
+      expect(c.message).toMatch(/signer\/all-users trust needs root; login user is 'trusttest'/);
+    }
+    // sudo -n cannot help here (no sudo on these hosts): reported with the same hint, nothing written
+    const auto = await fleetTrust([clientSet(), '-l', user, '--signer', '--server', `${s.addr}:${s.port}`, '--json']);
+    expect(auto.exitCode).toBe(3);
+    for (const c of auto.doc!.clients) expect(c.message).toMatch(/need root/);
   });
 
   it('a rogue advertisement copying a real certinfo but presenting another certificate is refused', async () => {
