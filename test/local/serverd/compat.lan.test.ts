@@ -7,11 +7,11 @@
  * (stap prints those names in -p1/-p3 output, with stap-serverd exactly as with us).
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdirSync, rmSync, writeFileSync, readFileSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLan, waitFor, type Lan, type LanHost } from '../../lan/index.js';
 import { installedRelease } from './helpers/daemon.js';
-import { startLanServer, clientEnv, trust, writeFiles, mirror, type LanServer } from './helpers/lan.js';
+import { startLanServer, serverDir, clientEnv, trust, writeFiles, mirror, type LanServer } from './helpers/lan.js';
 
 const REL = installedRelease();
 let lan: Lan;
@@ -30,6 +30,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  if (caseDir) rmSync(caseDir, { recursive: true, force: true });
   await server?.stop();
   await lan?.destroy();
 });
@@ -116,7 +117,40 @@ describe('the real stap 4.8 client against our server on another host', () => {
     expect(log).toMatch(/Client version is 4\.8/);
     expect(log).toContain('Options passed from the client: script/-');
     expect(log).toMatch(/Request from \[::ffff:\d+\.\d+\.\d+\.2\]:\d+ complete \(rc 0, stap \d+ ms, \d+ ms\)/);
-    rmSync(caseDir, { recursive: true, force: true });
+  }, 240_000);
+
+  it("answers exactly like SystemTap 4.8's own stap-serverd for the same requests", async () => {
+    const dir = serverDir(A, 'theirs');
+    const log = join(dir, 'serverd.log');
+    const theirs = A.spawn(['/usr/lib/systemtap/stap-serverd', '--port', '0', '-r', REL, `--ssl=${join(dir, 'ssl')}`, '--log', log], {
+      user: 'stap-server',
+      env: { SYSTEMTAP_DIR: undefined, STAP_PR11197_OVERRIDE: undefined },
+    });
+    try {
+      const port = await waitFor(
+        "stap-serverd's port",
+        () => (existsSync(log) ? /Using network address \[::\]:(\d+)/.exec(readFileSync(log, 'utf8'))?.[1] : undefined),
+        30_000,
+      );
+      const theirDir = join(B.dir, 'stapdir-theirs');
+      const t = await trust(B, theirDir, { ip: A.ip, port: Number(port) });
+      expect(t.exitCode, t.stderr).toBe(0);
+      const mismatches: string[] = [];
+      for (const c of cases()) {
+        for (const pass of ['-p1', '-p2', '-p3']) {
+          const run = (p: number, d: string) =>
+            B.exec(['stap', `--use-server=${A.ip}:${p}`, '-r', REL, pass, ...c.client], { env: clientEnv(d), input: c.input ?? '', timeoutMs: 60_000 });
+          const [ours, theirsRun] = await Promise.all([run(server.port, trusted), run(Number(port), theirDir)]);
+          expect(ours.exitCode, `${c.name} ${pass}: ${ours.stderr}`).toBe(0);
+          for (const k of ['exitCode', 'stdout', 'stderr'] as const) {
+            if (ours[k] !== theirsRun[k]) mismatches.push(`${c.name} ${pass} ${k}:\n--- ours\n${ours[k]}\n--- stap-serverd\n${theirsRun[k]}`);
+          }
+        }
+      }
+      expect(mismatches).toEqual([]);
+    } finally {
+      theirs.kill('SIGTERM');
+    }
   }, 240_000);
 
   it('reports an untrusted server with the client\'s own certificate error', async () => {
