@@ -80,4 +80,9 @@ describe('stap-fleet CLI', () => {
     expect(json).toContain('"unreachable": 1');
     expect(json).not.toContain('done,');
   });
+  it('refuses to browse mDNS from the root network namespace under the test guard', () => {
+    const r = run(['status', '--mdns-only'], { STAP_FLEET_FORBID_ROOT_NETNS: '1' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('refusing to send mDNS from the root network namespace');
+  });
 });

@@ -3,6 +3,7 @@
  * a transport, timeouts. Options are plain data so tests can build a context without the CLI.
  */
 import { existsSync } from 'node:fs';
+import { assertMdnsAllowed } from '../../mdns.js';
 import { homedir } from 'node:os';
 import { OpenSshTransport } from '../transport/openssh.js';
 import { DEFAULT_GLOBAL_KNOWN_HOSTS, Ssh2Transport, defaultUserKnownHosts } from '../transport/ssh2.js';
@@ -126,8 +127,13 @@ export function buildContext(options: FleetOptions): FleetContext {
             });
           }
         : undefined;
+      if (options.mdns) assertMdnsAllowed(); // refused loudly, before anything runs
       const discovery: Promise<DiscoveredHost[]> = options.mdns
-        ? discoverHosts({ maxMs: options.mdnsTimeoutMs, quietMs: options.mdnsQuietMs, until }).catch(() => [])
+        ? discoverHosts({ maxMs: options.mdnsTimeoutMs, quietMs: options.mdnsQuietMs, until }).catch((e: Error) => {
+            // A failed browse (no multicast route, ...) must not fail the SSH part: say so and go on without.
+            process.stderr.write(`stap-fleet: mDNS browse failed, continuing without it: ${e.message}\n`);
+            return [];
+          })
         : Promise.resolve([]);
       const filters = { release: options.release, arch: options.arch };
       const needDiscoveryFirst = options.mdns && (options.targets.length === 0 || !!options.release || !!options.arch);

@@ -13,7 +13,10 @@ import { makeProgress } from '../output/progress.js';
 import { makeStyle } from '../output/style.js';
 import { buildContext, defaultFleetOptions } from './context.js';
 import type { FleetContext, FleetOptions } from './context.js';
-import { browseStapServers, candidatesFromAdvertisements, collectServers, parseServerSpec } from '../../trust/collect.js';
+import { browseStapServers, candidatesFromAdvertisements, collectServers, derFromBase64Output, parseServerSpec, runningServersOf } from '../../trust/collect.js';
+import { shQuote } from '../../trust/nss.js';
+import { resolveTargets } from '../targets/resolve.js';
+import { remoteCommandLine } from './remote.js';
 import type { CollectedServer, ServerCandidate } from '../../trust/collect.js';
 import { databasesFor, selectionFrom } from '../../trust/enroll/plan.js';
 import type { EnrollMode, PlannedServer, TrustSelection } from '../../trust/enroll/plan.js';
@@ -36,6 +39,8 @@ export interface TrustRequest {
   /** Base of the per-user database on the clients (default: their $SYSTEMTAP_DIR, else ~/.systemtap). */
   systemtapDir?: string;
   tlsTimeoutMs: number;
+  /** Server hosts (node sets): their running servers and stap.cert are read over SSH. */
+  serverHosts?: string[];
   /** Only servers whose TXT sysinfo has this release / arch (mDNS selection). */
   serverFilter?: { release?: string; arch?: string };
 }
@@ -56,9 +61,14 @@ export async function selectServers(
     const ads = await browseStapServers({ maxMs: Math.max(ctx.options.mdnsTimeoutMs, 1600), quietMs: Math.max(ctx.options.mdnsQuietMs, 400) });
     cands.push(...candidatesFromAdvertisements(ads, req.serverFilter ?? {}));
   }
+  const reports: TrustServerReport[] = [];
+  if (req.serverHosts?.length) {
+    const fromHosts = await serversFromHosts(ctx, req.serverHosts);
+    cands.push(...fromHosts.candidates);
+    reports.push(...fromHosts.problems);
+  }
   const collected: CollectedServer[] = cands.length ? await collectServers(cands, { timeoutMs: req.tlsTimeoutMs }) : [];
   const planned: PlannedServer[] = [];
-  const reports: TrustServerReport[] = [];
   const seen = new Set<string>();
   const byCertinfo = new Map<string, CollectedServer>();
   for (const c of collected) {
@@ -93,6 +103,54 @@ export async function selectServers(
     reports.push({ name: ci, address: '-', port: 0, source: 'cli', status: 'certinfo-only', certinfo: ci });
   }
   return { planned, reports };
+}
+
+/**
+ * The servers running on the given hosts, read over SSH: `stap-server status --json` for their ports and
+ * ssl dirs, then each stap.cert. TLS must later present that same certificate (else: possible spoof).
+ */
+export async function serversFromHosts(
+  ctx: FleetContext,
+  expressions: string[],
+): Promise<{ candidates: ServerCandidate[]; problems: TrustServerReport[] }> {
+  const o = ctx.options;
+  const targets = resolveTargets({ expressions, inventory: ctx.inventory, sshConfig: ctx.sshConfig, user: o.user, port: o.port, identityFiles: o.identity });
+  const results = await runOnHosts(
+    targets,
+    ctx.transport,
+    async (conn, target) => {
+      const st = await conn.run(remoteCommandLine(o.remoteCommand, ['status', '--json']), { timeoutMs: o.commandTimeoutMs });
+      const found: ServerCandidate[] = [];
+      const problems: string[] = [];
+      for (const sv of runningServersOf(st.stdout)) {
+        const r = await conn.run(`base64 < ${shQuote(`${sv.sslDir}/stap.cert`)}`, { timeoutMs: o.commandTimeoutMs });
+        const der = r.exitCode === 0 ? derFromBase64Output(r.stdout) : undefined;
+        if (!der) {
+          problems.push(`${target.name}: cannot read ${sv.sslDir}/stap.cert: ${r.stderr.trim() || `exit code ${r.exitCode}`}`);
+          continue;
+        }
+        found.push({
+          name: `${target.name}:${sv.port}`,
+          address: target.hostname,
+          port: sv.port!,
+          claimedCertinfo: sv.certinfo ?? undefined,
+          source: 'ssh',
+          sshDer: der,
+        });
+      }
+      if (found.length === 0 && problems.length === 0) problems.push(`${target.name}: no running server in '${o.remoteCommand} status --json' (exit code ${st.exitCode})`);
+      return { found, problems };
+    },
+    { fanout: o.fanout, connectTimeoutMs: o.connectTimeoutMs, categorize: () => ({ category: 'ok' }) },
+  );
+  const candidates: ServerCandidate[] = [];
+  const problems: TrustServerReport[] = [];
+  for (const r of results) {
+    candidates.push(...(r.value?.found ?? []));
+    const msgs = r.value ? r.value.problems : [r.shortMessage ?? `${r.target.name}: ${r.category}`];
+    for (const m of msgs) problems.push({ name: r.target.name, address: r.target.hostname, port: 0, source: 'ssh', status: 'unreachable', message: m });
+  }
+  return { candidates, problems };
 }
 
 export async function fleetTrust(
@@ -265,7 +323,8 @@ export function registerTrustCommand(program: Command, deps: TrustCommandDeps): 
     .argument('[clients...]', 'client hosts: node sets (h[1-10], @group, !h3)')
     .option('-c, --clients <nodeset>', 'client hosts (repeatable; same as the positional node sets)', collect, [])
     .option('-s, --server <addr:port[=certinfo]>', 'a server to trust; with =certinfo the presented certificate must have that serial (repeatable)', collect, [])
-    .option('--mdns-servers', 'also select the servers advertised over mDNS (_stap._tcp); the default without --server/--certinfo', false)
+    .option('--server-hosts <nodeset>', "server hosts: their running servers ('stap-server status --json') and stap.cert read over SSH, and TLS must present that certificate (repeatable)", collect, [])
+    .option('--mdns-servers', 'also select the servers advertised over mDNS (_stap._tcp); the default without --server/--server-hosts/--certinfo', false)
     .option('--certinfo <certinfo>', 'with --revoke: a server certificate serial to remove without contacting it (repeatable)', certinfoArg, [])
     .option('--ssl', 'SSL peer trust (the default unless only --signer is given)', false)
     .option('--all-users', 'SSL trust for all users (/etc/systemtap/ssl/client) instead of the login user', false)
@@ -284,6 +343,7 @@ export function registerTrustCommand(program: Command, deps: TrustCommandDeps): 
     const options = (deps.toFleetOptions ?? fleetOptionsFrom)(clients, o);
     const servers = (o.server as string[]) ?? [];
     const certinfos = (o.certinfo as string[]) ?? [];
+    const serverHosts = (o.serverHosts as string[]) ?? [];
     if (certinfos.length && !o.revoke) throw new StapFleetError('SF_USAGE', { detail: '--certinfo without --revoke: trusting needs the certificate itself (use --server ADDR:PORT=CERTINFO)' });
     const req: TrustRequest = {
       mode: o.revoke ? 'revoke' : 'enroll',
@@ -291,14 +351,15 @@ export function registerTrustCommand(program: Command, deps: TrustCommandDeps): 
       selection: selectionFrom({ ssl: !!o.ssl, allUsers: !!o.allUsers, signer: !!o.signer }),
       servers,
       certinfos,
-      mdnsServers: options.mdns && (!!o.mdnsServers || (servers.length === 0 && certinfos.length === 0)),
+      serverHosts,
+      mdnsServers: options.mdns && (!!o.mdnsServers || (servers.length === 0 && certinfos.length === 0 && serverHosts.length === 0)),
       method: o.method as 'auto' | 'certutil',
       systemtapDir: o.systemtapDir as string | undefined,
       tlsTimeoutMs: (o.tlsTimeout as number) ?? 5000,
       serverFilter: { release: options.release, arch: options.arch },
     };
-    if (!req.mdnsServers && servers.length === 0 && certinfos.length === 0) {
-      throw new StapFleetError('SF_USAGE', { detail: 'no servers: give --server ADDR:PORT, --certinfo (with --revoke), or allow mDNS' });
+    if (!req.mdnsServers && servers.length === 0 && certinfos.length === 0 && serverHosts.length === 0) {
+      throw new StapFleetError('SF_USAGE', { detail: 'no servers: give --server ADDR:PORT, --server-hosts NODESET, --certinfo (with --revoke), or allow mDNS' });
     }
     // Clients come from node sets / inventory; browse mDNS for clients only when none were named.
     // --release/--arch select servers here, not client hosts.

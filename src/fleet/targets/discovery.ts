@@ -4,7 +4,7 @@
  * stops once answers go quiet, and de-duplicates hosts seen on several addresses. TXT is decoded from
  * rawTxt because bonjour-service's decoder loses `optinfo=` (empty value) and 1-byte entries.
  */
-import { Bonjour } from 'bonjour-service';
+import { openBonjour } from '../../mdns.js';
 
 export interface Advertisement {
   kind: 'agent' | 'server';
@@ -135,7 +135,7 @@ export async function browse(opts: DiscoveryOptions = {}): Promise<Advertisement
   // second means nobody advertises this type.
   const idleMs = opts.idleMs ?? 1000;
   const types = opts.types ?? ['agent', 'server'];
-  const bonjour = new Bonjour({}, () => undefined);
+  const bonjour = openBonjour({}, () => undefined);
   const t0 = Date.now();
   let lastAnswer = 0;
   const browsers = types.map((kind) => ({
