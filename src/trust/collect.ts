@@ -22,7 +22,9 @@ export interface ServerCandidate {
   port: number;
   /** certinfo claimed by the advertisement or by the user (`addr:port=certinfo`). */
   claimedCertinfo?: string;
-  source: 'mdns' | 'cli';
+  source: 'mdns' | 'cli' | 'ssh';
+  /** stap.cert as read over SSH from the server's host: what TLS must present (source 'ssh'). */
+  sshDer?: Buffer;
   /** mDNS host name (h1.local) and TXT fields, when discovered. */
   host?: string;
   sysinfo?: string;
@@ -110,6 +112,13 @@ export function judgeCertificate(cand: ServerCandidate, der: Buffer, now: Date):
       shortMessage: `${cand.name}: possible spoof: advertised certinfo ${cand.claimedCertinfo} but the server presents ${certinfo}; skipped`,
     };
   }
+  if (cand.sshDer && !cand.sshDer.equals(der)) {
+    return {
+      ...base,
+      status: 'spoof',
+      shortMessage: `${cand.name}: possible spoof: the server at ${cand.address}:${cand.port} presents ${certinfo}, not the stap.cert read from its host over SSH; skipped`,
+    };
+  }
   if (notAfter.getTime() <= now.getTime()) {
     return { ...base, status: 'invalid', shortMessage: `${cand.name}: certificate ${certinfo} expired on ${notAfter.toISOString()}; skipped` };
   }
@@ -128,6 +137,13 @@ export async function collectServers(cands: ServerCandidate[], opts: CollectOpti
         const der = await fetch(cand.address, cand.port, timeoutMs);
         return { ...judgeCertificate(cand, der, opts.now ?? new Date()), durationMs: performance.now() - t0 };
       } catch (err) {
+        // A server host reached over SSH whose port the controller cannot reach: its stap.cert, read
+        // from the host itself, is the certificate (still checked for its serial and validity).
+        if (cand.sshDer) {
+          const judged = judgeCertificate(cand, cand.sshDer, opts.now ?? new Date());
+          const note = `not reachable over TLS from here (${(err as Error).message}); using its stap.cert read over SSH`;
+          return { ...judged, shortMessage: judged.shortMessage ?? `${cand.name}: ${note}`, durationMs: performance.now() - t0 };
+        }
         return {
           ...cand,
           status: 'unreachable' as const,
@@ -233,4 +249,34 @@ export async function browseStapServers(opts: BrowseOptions = {}): Promise<StapA
   browser.stop();
   await new Promise<void>((r) => bonjour.destroy(() => r()));
   return ads;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Servers read from their hosts over SSH: `stap-server status --json`, then each stap.cert.
+
+export interface StatusServer {
+  state?: string;
+  port?: number | null;
+  certinfo?: string | null;
+  sslDir?: string | null;
+  pid?: number;
+}
+
+/** Running servers with a port and an ssl dir, from a `stap-server status --json` document. */
+export function runningServersOf(statusJson: string): StatusServer[] {
+  let doc: { servers?: StatusServer[] };
+  try {
+    doc = JSON.parse(statusJson) as { servers?: StatusServer[] };
+  } catch {
+    return [];
+  }
+  return (doc.servers ?? []).filter((x) => x.state === 'running' && typeof x.port === 'number' && x.port > 0 && typeof x.sslDir === 'string' && x.sslDir.startsWith('/'));
+}
+
+/** Base64 output of `base64 < stap.cert` back to DER (whitespace ignored). */
+export function derFromBase64Output(stdout: string): Buffer | undefined {
+  const b64 = stdout.replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9+/]+=*$/.test(b64)) return undefined;
+  const der = Buffer.from(b64, 'base64');
+  return der.length > 0 ? der : undefined;
 }

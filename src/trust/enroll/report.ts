@@ -15,7 +15,7 @@ export interface TrustServerReport {
   name: string;
   address: string;
   port: number;
-  source: 'mdns' | 'cli';
+  source: 'mdns' | 'cli' | 'ssh';
   status: 'ok' | 'spoof' | 'unreachable' | 'invalid' | 'conflict' | 'certinfo-only';
   certinfo?: string;
   claimedCertinfo?: string;

@@ -19,6 +19,7 @@ import type { TrustDocument } from '../../../src/trust/enroll/report.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const SERVERD = join(ROOT, 'dist/bin/stap-serverd.js');
+const STAP_SERVER = join(ROOT, 'dist/bin/stap-server.js');
 const FLEET = join(ROOT, 'dist/bin/stap-fleet.js');
 const N_SERVERS = 3;
 const N_CLIENTS = 6; // issue: 10; scaled to the 2-core machine, every client is a real host with sshd + stap
@@ -262,6 +263,32 @@ describe('stap-fleet trust on the LAN', () => {
     const auto = await fleetTrust([clientSet(), '-l', user, '--signer', '--server', `${s.addr}:${s.port}`, '--json']);
     expect(auto.exitCode).toBe(3);
     for (const c of auto.doc!.clients) expect(c.message).toMatch(/need root/);
+  });
+
+  it('--server-hosts: servers read over SSH from their host (stap-server status --json + stap.cert), checked against TLS', async () => {
+    const host = servers[1]!.host;
+    const sshd = await host.startSshd({ authorizedKeys: [readFileSync(join(T, 'id_ed25519.pub'), 'utf8')] });
+    writeFileSync(join(T, 'known_hosts'), readFileSync(join(T, 'known_hosts'), 'utf8') + sshd.knownHostsLine + '\n');
+    writeFileSync(join(T, 'inventory'), readFileSync(join(T, 'inventory'), 'utf8') + `[servers]\n${host.name} host=${host.ip}\n`);
+    // A server managed by our stap-server service (defaults: every path is in the host's own view)
+    const svc = [process.execPath, STAP_SERVER];
+    const started = await host.exec([...svc, 'start', '-r', RELEASE], { env: { STAP_FLEET_AGENT: 'off' }, timeoutMs: 60_000 });
+    expect(started.exitCode, started.stdout + started.stderr).toBe(0);
+    try {
+      const status = JSON.parse((await host.exec([...svc, 'status', '--json'])).stdout) as { servers: { port: number; certinfo: string; state: string }[] };
+      const managed = status.servers.find((x) => x.state === 'running')!;
+      expect(managed.certinfo).toMatch(/^00:/);
+      const r = await fleetTrust([clientSet(), '--server-hosts', host.name, '--remote-command', `${process.execPath} ${STAP_SERVER}`, '--json']);
+      expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+      const srv = r.doc!.servers.find((x) => x.source === 'ssh')!;
+      expect(srv).toMatchObject({ status: 'ok', port: managed.port, certinfo: managed.certinfo });
+      for (const c of r.doc!.clients) expect(Object.values(c.cells)).toEqual(['added']);
+      for (const c of clients) expect(await dbCertinfos(c, '/root/.systemtap/ssl/client')).toContain(managed.certinfo);
+      const ok = await compile(clients[3]!, `${host.ip}:${managed.port}`);
+      expect(ok.exitCode, ok.out).toBe(0);
+    } finally {
+      await host.exec([...svc, 'stop'], { timeoutMs: 60_000 });
+    }
   });
 
   it('a rogue advertisement copying a real certinfo but presenting another certificate is refused', async () => {

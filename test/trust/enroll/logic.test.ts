@@ -5,7 +5,7 @@ import { databasesFor, planClient, selectionFrom } from '../../../src/trust/enro
 import type { PlannedServer } from '../../../src/trust/enroll/plan.js';
 import { combineCells, trustTakes, verifyClient } from '../../../src/trust/enroll/verify.js';
 import { buildDocument, renderDocument } from '../../../src/trust/enroll/report.js';
-import { judgeCertificate, parseServerSpec, candidatesFromAdvertisements, dedupeCandidates } from '../../../src/trust/collect.js';
+import { judgeCertificate, parseServerSpec, candidatesFromAdvertisements, dedupeCandidates, runningServersOf, derFromBase64Output } from '../../../src/trust/collect.js';
 import { generateServerCertificate } from '../../../src/trust/cert.js';
 
 const plain = { bold: (s: string) => s, green: (s: string) => s, red: (s: string) => s, yellow: (s: string) => s, dim: (s: string) => s };
@@ -136,6 +136,25 @@ describe('collect decisions', () => {
     const expired = judgeCertificate({ name: 'a', address: '1.1.1.1', port: 1, source: 'cli' }, real.certDer, new Date(Date.now() + 400 * 86400_000));
     expect(expired.status).toBe('invalid');
   });
+  it('a server read over SSH must present its own stap.cert over TLS', async () => {
+    // Same generation tick: same serial (certinfo), different key, so only the stap.cert comparison tells.
+    const now = new Date();
+    const real = await generateServerCertificate({ hostname: 'h1', now });
+    const other = await generateServerCertificate({ hostname: 'h1', now });
+    expect(other.certinfo).toBe(real.certinfo);
+    const cand = { name: 'h1:1', address: '1.1.1.1', port: 1, source: 'ssh' as const, claimedCertinfo: real.certinfo, sshDer: real.certDer };
+    expect(judgeCertificate(cand, real.certDer, new Date()).status).toBe('ok');
+    expect(judgeCertificate(cand, other.certDer, new Date()).shortMessage).toMatch(/not the stap.cert read from its host/);
+    expect(runningServersOf(JSON.stringify({ servers: [
+      { state: 'running', port: 7777, certinfo: real.certinfo, sslDir: '/var/lib/stap-server/.systemtap/ssl/server' },
+      { state: 'dead', port: 7778, sslDir: '/x' },
+      { state: 'running', port: null, sslDir: '/y' },
+    ] }))).toHaveLength(1);
+    expect(runningServersOf('not json')).toEqual([]);
+    expect(derFromBase64Output(real.certDer.toString('base64').replace(/(.{76})/g, '$1\n'))!.equals(real.certDer)).toBe(true);
+    expect(derFromBase64Output('$(rm -rf /)')).toBeUndefined();
+  });
+
   it('advertisements become candidates; no certinfo claims something impossible', () => {
     const c = candidatesFromAdvertisements([
       { host: 'h1', port: 7777, addresses: ['fe80::1', '10.0.0.1'], txt: { certinfo: '00:cc:24:bf:1d', sysinfo: '6.1.0 x86_64' } },
