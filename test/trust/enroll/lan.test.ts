@@ -315,4 +315,14 @@ describe('stap-fleet trust on the LAN', () => {
       rogue.child.kill('SIGTERM');
     }
   });
+
+  it('--revoke --certinfo removes by serial without contacting any server', async () => {
+    const s = servers[2]!;
+    expect(await dbCertinfos(clients[0]!, '/root/.systemtap/ssl/client')).toContain(s.certinfo);
+    const r = await fleetTrust([clientSet(), '--revoke', '--certinfo', s.certinfo, '--no-mdns', '--json']);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(r.doc!.servers).toEqual([expect.objectContaining({ status: 'certinfo-only', certinfo: s.certinfo })]);
+    for (const c of r.doc!.clients) expect(Object.values(c.cells)).toEqual(['revoked']);
+    for (const c of clients) expect(await dbCertinfos(c, '/root/.systemtap/ssl/client')).not.toContain(s.certinfo);
+  });
 });
