@@ -22,7 +22,7 @@ const SERVERD = join(ROOT, 'dist/bin/stap-serverd.js');
 const STAP_SERVER = join(ROOT, 'dist/bin/stap-server.js');
 const FLEET = join(ROOT, 'dist/bin/stap-fleet.js');
 const N_SERVERS = 3;
-const N_CLIENTS = 6; // issue: 10; scaled to the 2-core machine, every client is a real host with sshd + stap
+const N_CLIENTS = 10; // the issue's 10 clients, each a real host with sshd + stap
 const RELEASE = readdirSync('/lib/modules').find((r) => {
   try {
     readFileSync(`/lib/modules/${r}/build/.config`);
