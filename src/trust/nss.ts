@@ -331,7 +331,9 @@ ensure_db() {
       chown root "$2" && chmod go-w "$2" && event perms-fixed "$1" - - "$2" "was mode $mode uid $uid"
     fi
   fi
-  if [ ! -f "$2/cert9.db" ]; then
+  # With certificates to add, the add itself creates the database (certutil -A/-B "create if needed",
+  # no password, like -N --empty-password): one NSS process less per client.
+  if [ ! -f "$2/cert9.db" ] && [ "\${3:-}" = create ]; then
     certutil -N --empty-password -d "sql:$2" 2>"$T/err" || { event error "$1" - - "$2" "certutil -N: $(tr '\\n' ' ' <"$T/err")"; return 1; }
     event created "$1" - - "$2"
   fi
@@ -397,7 +399,7 @@ export function buildApplyScript(plans: ApplyDbPlan[], opts: ApplyOptions): stri
     const d = `D${pi}`;
     parts.push(`${d}=${dirExpr(p.db)}\nCH=0\n`);
     const needEnsure = p.add.length > 0 || p.ensure;
-    if (needEnsure) parts.push(`if ensure_db ${p.db.kind} "$${d}"; then\n`);
+    if (needEnsure) parts.push(`NEWDB=0; [ -f "$${d}/cert9.db" ] || NEWDB=1\nif ensure_db ${p.db.kind} "$${d}"${p.add.length > 0 ? '' : ' create'}; then\n`);
     else parts.push(`if true; then\n`);
     if (p.revoke.length > 0) {
       const revoke = p.revoke.map(checkHex).join(' ');
@@ -451,15 +453,25 @@ STAP_FLEET_EOF
       parts.push(
         `  if [ -n "$US" ] && [ $HAVE_STAP = 1 ]; then timeout ${stapTimeout} ${env}stap --trust-servers=${stapTrustSpec(p.db.kind)},no-prompt $US </dev/null >"$T/stap.out" 2>&1; F=$(fps "$${d}"); fi\n`,
       );
+      // Whatever stap did not add goes in with one certutil batch (relative paths: $T may hold spaces);
+      // a batch stops at its first failure, so anything still missing is retried alone for its error.
+      parts.push(`  : >"$T/batch"\n`);
+      p.add.forEach((item, ai) => {
+        const sha = sha256Hex(item.der);
+        parts.push(`  if [ $M${ai} = 1 ] && ! printf '%s\\n' "$F" | grep -qx ${sha}; then echo '-A -n stap-server -t P,P,P -a -i add${pi}_${ai}.pem' >>"$T/batch"; fi\n`);
+      });
+      parts.push(`  G="$F"; if [ -s "$T/batch" ]; then (cd "$T" && certutil -B -i batch -d "sql:$${d}") >/dev/null 2>&1; G=$(fps "$${d}"); fi\n`);
       p.add.forEach((item, ai) => {
         const sha = sha256Hex(item.der);
         parts.push(
           `  if [ $M${ai} = 1 ]; then\n` +
             `    if printf '%s\\n' "$F" | grep -qx ${sha}; then event added ${p.db.kind} ${sha} stap "$${d}"\n` +
+            `    elif printf '%s\\n' "$G" | grep -qx ${sha}; then event added ${p.db.kind} ${sha} certutil "$${d}"\n` +
             `    elif certutil -A -n stap-server -t P,P,P -a -i "$T/add${pi}_${ai}.pem" -d "sql:$${d}" 2>"$T/err"; then event added ${p.db.kind} ${sha} certutil "$${d}"\n` +
             `    else event add-failed ${p.db.kind} ${sha} certutil "$${d}" "$(tr '\\n' ' ' <"$T/err")"; fi\n  fi\n`,
         );
       });
+      parts.push(`  if [ $NEWDB = 1 ] && [ -f "$${d}/cert9.db" ]; then event created ${p.db.kind} - - "$${d}"; fi\n`);
       parts.push(`  [ $CH = 0 ] || chmod 644 "$${d}"/cert9.db "$${d}"/key4.db 2>/dev/null\n`);
     }
     parts.push(`fi\n`);

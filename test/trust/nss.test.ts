@@ -70,7 +70,7 @@ describe('NSS trust database (real certutil)', () => {
     const dir = join(root, 'user', 'ssl', 'client');
     const out = await addCerts({ kind: 'ssl-user', dir }, [certs[0]!.certDer]);
     expect(out.errors).toEqual([]);
-    expect(out.events.map((e) => e.op)).toEqual(['created', 'added']);
+    expect(out.events.map((e) => e.op).sort()).toEqual(['added', 'created']);
     const state = await readDb({ kind: 'ssl-user', dir });
     expect(state.exists).toBe(true);
     expect(state.certs.map((c) => [c.certinfo, c.trust])).toEqual([[certs[0]!.certinfo, 'P,P,P']]);
@@ -118,6 +118,21 @@ describe('NSS trust database (real certutil)', () => {
     expect(l.stdout.match(/^stap-server\s/gm)).toHaveLength(2);
   });
 
+  it('a failing certificate does not stop the others (NSS refuses a second certificate with the same serial)', async () => {
+    const dir = join(root, 'collide');
+    const when = new Date(Date.UTC(2026, 10, 26, 6, 0, 0));
+    const a = await generateServerCertificate({ now: when, hostname: 'a' });
+    const b = await generateServerCertificate({ now: when, hostname: 'b' }); // same serial, other key
+    expect(b.certinfo).toBe(a.certinfo);
+    await addCerts({ kind: 'ssl-user', dir }, [a.certDer]);
+    const out = await addCerts({ kind: 'ssl-user', dir }, [b.certDer, certs[2]!.certDer]);
+    const failed = out.events.filter((e) => e.op === 'add-failed');
+    expect(failed.map((e) => e.sha256)).toEqual([sha256Hex(b.certDer)]);
+    expect(failed[0]!.detail).toMatch(/SEC_ERROR_REUSED_ISSUER_AND_SERIAL/);
+    expect(out.events.filter((e) => e.op === 'added').map((e) => e.sha256)).toEqual([sha256Hex(certs[2]!.certDer)]);
+    expect((await readDb({ kind: 'ssl-user', dir })).certs.map((c) => c.sha256).sort()).toEqual([sha256Hex(a.certDer), sha256Hex(certs[2]!.certDer)].sort());
+  });
+
   it('revoking a certificate that is not there is a no-op', async () => {
     const dir = join(root, 'revoke-none');
     await addCerts({ kind: 'ssl-user', dir }, [certs[0]!.certDer]);
@@ -132,7 +147,7 @@ describe('NSS trust database (real certutil)', () => {
     chmodSync(dir, 0o777);
     chownSync(dir, 65534, 65534);
     const out = await addCerts({ kind: 'signer', dir }, [certs[1]!.certDer]);
-    expect(out.events.map((e) => e.op)).toEqual(['perms-fixed', 'created', 'added']);
+    expect(out.events.map((e) => e.op).sort()).toEqual(['added', 'created', 'perms-fixed']);
     const st = statSync(dir);
     expect(st.uid).toBe(0);
     expect(st.mode & 0o022).toBe(0);
