@@ -50,7 +50,7 @@ describe('module signatures (.sgn)', () => {
     signModuleFile(a, server.keyPem, 'sha1');
     signModuleFile(b, server.keyPem, 'sha1');
     const corrupt = Buffer.from(readFileSync(a));
-    corrupt[10] ^= 0xff;
+    corrupt[10] = corrupt[10]! ^ 0xff;
     writeFileSync(join(dir, 'c.ko'), corrupt);
     expect(verifyModuleFile(join(dir, 'c.ko'), server.certDer, { sgnFile: `${a}.sgn` }).ok).toBe(false);
     expect(opensslVerify('sha1', join(dir, 'c.ko'), `${a}.sgn`)).toBe(false);
