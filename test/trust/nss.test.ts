@@ -46,6 +46,15 @@ describe('shQuote', () => {
   });
 });
 
+describe('script building refuses what it cannot quote safely', () => {
+  it('rejects a --use-server word that is not address:port, and non-hex fingerprints', () => {
+    const der = Buffer.from('30030201', 'hex');
+    expect(() => buildApplyScript([{ db: { kind: 'ssl-user', dir: '/x' }, add: [{ der, useServer: '10.0.0.1:7777;touch /tmp/x' }], revoke: [] }], { method: 'auto' })).toThrow(/address:port/);
+    expect(() => buildApplyScript([{ db: { kind: 'ssl-user', dir: '/x' }, add: [], revoke: ['$(reboot)'] }], { method: 'auto' })).toThrow(/SHA-256/);
+    expect(buildApplyScript([{ db: { kind: 'ssl-user', dir: '/x' }, add: [{ der, useServer: '[fe80::1%eth0]:7777' }], revoke: [] }], { method: 'auto' })).toContain('--use-server=[fe80::1%eth0]:7777');
+  });
+});
+
 describe('trust letters', () => {
   it('maps certutil words back to trust letters', () => {
     expect(trustLettersOf(['Terminal Record', 'Trusted'])).toBe('P');
