@@ -460,13 +460,15 @@ STAP_FLEET_EOF
         const sha = sha256Hex(item.der);
         parts.push(`  if [ $M${ai} = 1 ] && ! printf '%s\\n' "$F" | grep -qx ${sha}; then echo '-A -n stap-server -t P,P,P -a -i add${pi}_${ai}.pem' >>"$T/batch"; fi\n`);
       });
-      parts.push(`  G="$F"; if [ -s "$T/batch" ]; then (cd "$T" && certutil -B -i batch -d "sql:$${d}") >/dev/null 2>&1; G=$(fps "$${d}"); fi\n`);
+      // A batch that succeeded added all of its lines (the read-back below verifies it anyway); only a
+      // failed one needs the fingerprints re-read to tell which lines made it.
+      parts.push(`  G="$F"; BOK=0; if [ -s "$T/batch" ]; then if (cd "$T" && certutil -B -i batch -d "sql:$${d}") >/dev/null 2>&1; then BOK=1; else G=$(fps "$${d}"); fi; fi\n`);
       p.add.forEach((item, ai) => {
         const sha = sha256Hex(item.der);
         parts.push(
           `  if [ $M${ai} = 1 ]; then\n` +
             `    if printf '%s\\n' "$F" | grep -qx ${sha}; then event added ${p.db.kind} ${sha} stap "$${d}"\n` +
-            `    elif printf '%s\\n' "$G" | grep -qx ${sha}; then event added ${p.db.kind} ${sha} certutil "$${d}"\n` +
+            `    elif [ $BOK = 1 ] || printf '%s\\n' "$G" | grep -qx ${sha}; then event added ${p.db.kind} ${sha} certutil "$${d}"\n` +
             `    elif certutil -A -n stap-server -t P,P,P -a -i "$T/add${pi}_${ai}.pem" -d "sql:$${d}" 2>"$T/err"; then event added ${p.db.kind} ${sha} certutil "$${d}"\n` +
             `    else event add-failed ${p.db.kind} ${sha} certutil "$${d}" "$(tr '\\n' ' ' <"$T/err")"; fi\n  fi\n`,
         );
