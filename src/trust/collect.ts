@@ -11,8 +11,8 @@ import { connect as tlsConnect } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { certinfoOf } from './cert.js';
 import { sha256Hex } from './nss.js';
-import { Bonjour } from 'bonjour-service';
 import { StapFleetError } from '../errors.js';
+import { openBonjour } from '../mdns.js';
 import { decodeTxt } from '../fleet/targets/discovery.js';
 
 export interface ServerCandidate {
@@ -221,7 +221,8 @@ export async function browseStapServers(opts: BrowseOptions = {}): Promise<StapA
   const maxMs = opts.maxMs ?? 3000;
   const minMs = Math.min(opts.minMs ?? 1600, maxMs);
   const quietMs = opts.quietMs ?? 400;
-  const bonjour = new Bonjour({}, () => undefined);
+  // openBonjour refuses the root network namespace when the test suite forbids it.
+  const bonjour = openBonjour({}, () => undefined);
   const t0 = Date.now();
   let last = 0;
   const browser = bonjour.find({ type: 'stap' }, () => {
