@@ -7,7 +7,7 @@
  * set until 2041, so the DER integer carries a leading 00 sign byte and certinfo has 5 fields; the
  * client's `--use-server=<certinfo>` parser requires exactly 5. We build the same shape on purpose.
  */
-import { generateKeyPair as generateKeyPairCb, X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
+import { generateKeyPair as generateKeyPairCb, X509Certificate, createPrivateKey, createPublicKey, randomInt } from 'node:crypto';
 import { promisify } from 'node:util';
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { join, dirname, basename } from 'node:path';
@@ -86,15 +86,18 @@ function hexPairs(bytes: Buffer): string {
   return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
-/** 5-byte positive serial like stap-serverd's PR_Now() >> 19 (00 sign byte + 4 bytes, top bit set). */
-export function serialFor(now: Date, avoidCertinfo?: string): string {
-  let value = (Math.floor((now.getTime() * 1000) / 2 ** 19) | 0x80000000) >>> 0;
+/**
+ * 5-byte positive serial (00 sign byte + 4 bytes with the top bit set), the shape of stap-serverd's
+ * PR_Now() >> 19, so certinfo has the 5 fields `stap --use-server=<certinfo>` requires. Random rather than
+ * time-based: servers whose certificates are made in the same half second (a `start` of several servers)
+ * would otherwise share a certinfo, and NSS refuses a second certificate with the same issuer and serial.
+ */
+export function serialFor(avoidCertinfo?: string, random: () => number = () => randomInt(0, 0x80000000)): string {
   const hex = (v: number): string => '00' + v.toString(16).padStart(8, '0');
-  // Two regenerations within the same 0.5 s tick would otherwise share issuer+serial, which NSS rejects.
-  if (avoidCertinfo !== undefined && hexPairs(Buffer.from(hex(value), 'hex')) === avoidCertinfo) {
-    value = ((value + 1) | 0x80000000) >>> 0;
+  for (;;) {
+    const value = (random() | 0x80000000) >>> 0;
+    if (hexPairs(Buffer.from(hex(value), 'hex')) !== avoidCertinfo) return hex(value);
   }
-  return hex(value);
 }
 
 /** Generates a new self-signed server certificate (does not write it). */
@@ -112,7 +115,7 @@ export async function generateServerCertificate(opts: GenerateOptions = {}): Pro
 
   const cert = forge.pki.createCertificate();
   cert.publicKey = forgePub;
-  cert.serialNumber = serialFor(now, opts.avoidCertinfo);
+  cert.serialNumber = serialFor(opts.avoidCertinfo);
   // Backdate a little so that a client with a slightly slow clock accepts a fresh certificate.
   cert.validity.notBefore = new Date(now.getTime() - 5 * 60 * 1000);
   cert.validity.notAfter = new Date(now.getTime() + (opts.validityDays ?? VALIDITY_DAYS) * 86400_000);

@@ -12,8 +12,7 @@ import { X509Certificate } from 'node:crypto';
 import { certinfoOf } from './cert.js';
 import { sha256Hex } from './nss.js';
 import { StapFleetError } from '../errors.js';
-import { openBonjour } from '../mdns.js';
-import { decodeTxt } from '../fleet/targets/discovery.js';
+import { browse } from '../fleet/targets/discovery.js';
 
 export interface ServerCandidate {
   /** Display name, e.g. "h1:7777" or "10.1.0.1:7777". */
@@ -212,44 +211,27 @@ export interface BrowseOptions {
 }
 
 /**
- * Browses `_stap._tcp` with repeated queries. One query is not enough for trust, where a missed server
- * means a client left untrusted: answers to a first query can arrive before the socket has joined the
- * group, and a responder multicasts a record at most once a second (RFC 6762 6), so we ask again at
- * 300 ms and after that second (the start of RFC 6762 5.2's continuous querying).
+ * Browses `_stap._tcp` for trust. A missed server means a client left untrusted, so browse longer than the
+ * fleet's quick discovery: at least minMs, with a second re-query after the first second (the start of
+ * RFC 6762 5.2's continuous querying).
  */
 export async function browseStapServers(opts: BrowseOptions = {}): Promise<StapAdvertisement[]> {
   const maxMs = opts.maxMs ?? 3000;
-  const minMs = Math.min(opts.minMs ?? 1600, maxMs);
-  const quietMs = opts.quietMs ?? 400;
-  // openBonjour refuses the root network namespace when the test suite forbids it.
-  const bonjour = openBonjour({}, () => undefined);
-  const t0 = Date.now();
-  let last = 0;
-  const browser = bonjour.find({ type: 'stap' }, () => {
-    last = Date.now();
+  const ads = await browse({
+    types: ['server'],
+    maxMs,
+    minMs: Math.min(opts.minMs ?? 1600, maxMs),
+    quietMs: opts.quietMs ?? 400,
+    idleMs: Math.min(opts.minMs ?? 1600, maxMs),
+    requeryMs: [300, 1250],
   });
-  const requeries = [300, 1250].map((ms) => setTimeout(() => browser.update(), ms));
-  await new Promise<void>((resolve) => {
-    const tick = setInterval(() => {
-      const now = Date.now();
-      const elapsed = now - t0;
-      if (elapsed >= maxMs || (elapsed >= minMs && (last === 0 || now - last >= quietMs))) {
-        clearInterval(tick);
-        resolve();
-      }
-    }, 20);
-  });
-  for (const t of requeries) clearTimeout(t);
-  const ads: StapAdvertisement[] = [];
-  for (const svc of browser.services as unknown as Array<{ host?: string; port?: number; addresses?: string[]; rawTxt?: unknown; referer?: { address?: string } }>) {
-    if (!svc.host || !svc.port) continue;
-    const addresses = [...(svc.addresses ?? [])];
-    if (!addresses.length && svc.referer?.address) addresses.push(svc.referer.address);
-    ads.push({ host: svc.host.replace(/\.$/, '').replace(/\.local$/i, ''), srvHost: svc.host, port: svc.port, addresses, txt: decodeTxt(svc.rawTxt) });
-  }
-  browser.stop();
-  await new Promise<void>((r) => bonjour.destroy(() => r()));
-  return ads;
+  return ads
+    .filter((ad) => ad.port > 0)
+    .map((ad) => ({ host: stripLocal(ad.srvHost), srvHost: ad.srvHost, port: ad.port, addresses: ad.addresses, txt: ad.txt }));
+}
+
+function stripLocal(host: string): string {
+  return host.replace(/\.$/, '').replace(/\.local$/i, '');
 }
 
 // ---------------------------------------------------------------------------------------------------

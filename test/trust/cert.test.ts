@@ -32,10 +32,13 @@ describe('server certificate', () => {
     expect(text.trim().toLowerCase()).toBe(`serial=${c.certinfo.replace(/:/g, '').replace(/^00/, '')}`);
   });
 
-  it('serial follows PR_Now() >> 19 and never repeats the serial being replaced', () => {
-    const now = new Date(Math.ceil((0xcc24bf1d * 2 ** 19) / 1000));
-    expect(serialFor(now)).toBe('00cc24bf1d');
-    expect(serialFor(now, '00:cc:24:bf:1d')).toBe('00cc24bf1e');
+  it('serial has the 5-byte shape of stap-serverd\'s, is random, and never repeats the serial being replaced', () => {
+    expect(serialFor(undefined, () => 0x4c24bf1d)).toBe('00cc24bf1d');
+    const draws = [0x4c24bf1d, 0x4c24bf1d, 0x1234];
+    expect(serialFor('00:cc:24:bf:1d', () => draws.shift()!)).toBe('0080001234');
+    const many = new Set(Array.from({ length: 1000 }, () => serialFor()));
+    expect(many.size).toBeGreaterThan(995);
+    for (const s of many) expect(s).toMatch(/^00[89a-f][0-9a-f]{7}$/);
   });
 
   it('ensure writes stap.cert (DER, 0644) and stap.key (0600) once, then reuses them', async () => {

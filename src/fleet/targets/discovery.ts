@@ -40,6 +40,11 @@ export interface DiscoveryOptions {
   types?: Array<'agent' | 'server'>;
   /** Stop as soon as this holds for what was seen so far (checked as answers arrive). */
   until?: (ads: Advertisement[]) => boolean;
+  /**
+   * Ask again at these times (default [300] ms). Answers to the first query can arrive before the socket has
+   * joined the group, and a responder multicasts a record at most once a second (RFC 6762 6).
+   */
+  requeryMs?: number[];
 }
 
 export const AGENT_SERVICE_TYPE = 'stap-agent';
@@ -154,6 +159,9 @@ export async function browse(opts: DiscoveryOptions = {}): Promise<Advertisement
     }
     return ads;
   };
+  const requeries = (opts.requeryMs ?? [300]).map((ms) =>
+    setTimeout(() => { for (const { browser } of browsers) browser.update(); }, ms),
+  );
   let checkedAt = -1;
   await new Promise<void>((resolve) => {
     const tick = setInterval(() => {
@@ -172,6 +180,7 @@ export async function browse(opts: DiscoveryOptions = {}): Promise<Advertisement
       }
     }, 20);
   });
+  for (const t of requeries) clearTimeout(t);
   const ads = collect();
   for (const { browser } of browsers) browser.stop();
   await new Promise<void>((r) => bonjour.destroy(() => r()));
