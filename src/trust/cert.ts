@@ -44,6 +44,8 @@ export interface GenerateOptions {
   keyBits?: number;
   /** Serial (certinfo) that must not be reused, e.g. that of the certificate being replaced. */
   avoidCertinfo?: string;
+  /** A given serial (10 hex digits, e.g. '00cc24bf1d') instead of a random one: tests that need a certinfo twice. */
+  serialHex?: string;
   validityDays?: number;
 }
 
@@ -115,7 +117,7 @@ export async function generateServerCertificate(opts: GenerateOptions = {}): Pro
 
   const cert = forge.pki.createCertificate();
   cert.publicKey = forgePub;
-  cert.serialNumber = serialFor(opts.avoidCertinfo);
+  cert.serialNumber = opts.serialHex ?? serialFor(opts.avoidCertinfo);
   // Backdate a little so that a client with a slightly slow clock accepts a fresh certificate.
   cert.validity.notBefore = new Date(now.getTime() - 5 * 60 * 1000);
   cert.validity.notAfter = new Date(now.getTime() + (opts.validityDays ?? VALIDITY_DAYS) * 86400_000);

@@ -131,7 +131,7 @@ describe('NSS trust database (real certutil)', () => {
     const dir = join(root, 'collide');
     const when = new Date(Date.UTC(2026, 10, 26, 6, 0, 0));
     const a = await generateServerCertificate({ now: when, hostname: 'a' });
-    const b = await generateServerCertificate({ now: when, hostname: 'b' }); // same serial, other key
+    const b = await generateServerCertificate({ now: when, hostname: 'b', serialHex: a.certinfo.replace(/:/g, '') }); // same serial, other key
     expect(b.certinfo).toBe(a.certinfo);
     await addCerts({ kind: 'ssl-user', dir }, [a.certDer]);
     const out = await addCerts({ kind: 'ssl-user', dir }, [b.certDer, certs[2]!.certDer]);

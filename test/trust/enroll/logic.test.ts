@@ -137,10 +137,10 @@ describe('collect decisions', () => {
     expect(expired.status).toBe('invalid');
   });
   it('a server read over SSH must present its own stap.cert over TLS', async () => {
-    // Same generation tick: same serial (certinfo), different key, so only the stap.cert comparison tells.
+    // Same serial (certinfo), different key, so only the stap.cert comparison tells.
     const now = new Date();
     const real = await generateServerCertificate({ hostname: 'h1', now });
-    const other = await generateServerCertificate({ hostname: 'h1', now });
+    const other = await generateServerCertificate({ hostname: 'h1', now, serialHex: real.certinfo.replace(/:/g, '') });
     expect(other.certinfo).toBe(real.certinfo);
     const cand = { name: 'h1:1', address: '1.1.1.1', port: 1, source: 'ssh' as const, claimedCertinfo: real.certinfo, sshDer: real.certDer };
     expect(judgeCertificate(cand, real.certDer, new Date()).status).toBe('ok');
