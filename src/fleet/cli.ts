@@ -1,5 +1,6 @@
 /** commander wiring of `stap-fleet`; rendering and exit codes. The bin file only calls main(). */
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
+import { millis, positiveInt, seconds } from './cli-args.js';
 import { StapFleetError } from '../errors.js';
 import { fleetAction } from './commands/action.js';
 import { buildContext, defaultFleetOptions } from './commands/context.js';
@@ -28,22 +29,6 @@ Targets: node sets like clush: h1,h2  h[1-50]  h[01-10]  h[1-3,7]  @group (inven
   -x also excludes. Without targets: every inventory host plus every host found via mDNS
   (_stap-agent._tcp agents and _stap._tcp servers).`;
 
-function positiveInt(name: string) {
-  return (v: string) => {
-    if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
-    return Number(v);
-  };
-}
-function seconds(v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number of seconds');
-  return Math.round(n * 1000);
-}
-function millis(v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number of milliseconds');
-  return n;
-}
 const collect = (v: string, prev: string[]) => [...prev, v];
 
 export function addCommonOptions(cmd: Command): Command {

@@ -5,6 +5,7 @@
  * back, and report a clients x servers matrix.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { positiveInt, seconds } from '../cli-args.js';
 import { StapFleetError } from '../../errors.js';
 import { FLEET_EXIT } from '../exit-codes.js';
 import { runOnHosts } from '../runner.js';
@@ -215,17 +216,6 @@ export async function fleetTrust(
 // ---------------------------------------------------------------------------------------------------
 // commander wiring
 
-function positiveInt(name: string) {
-  return (v: string) => {
-    if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
-    return Number(v);
-  };
-}
-function seconds(v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number of seconds');
-  return Math.round(n * 1000);
-}
 function certinfoArg(v: string, prev: string[]): string[] {
   const c = v.toLowerCase();
   if (!CERTINFO_RE.test(c)) throw new InvalidArgumentError(`'${v}' is not a certinfo (hex pairs joined by ':')`);
