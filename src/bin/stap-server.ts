@@ -5,6 +5,41 @@ import { ACTIONS, failure, isAction, runAction, type ActionResult } from '../loc
 
 const USAGE = `Usage: stap-server {${ACTIONS.join('|')}} [options]`;
 
+const HELP_AFTER = `
+Actions:
+  start          start the given servers, else every conf.d server, else one for this host (running ones are kept)
+  stop           stop the given servers, else every running server
+  restart        stop and start the given (else all running) servers; like start when none runs
+  condrestart    restart the given (else all running) servers that run; never starts anything
+  try-restart    the same as condrestart
+  force-reload   stop every server, re-read the configuration, then start as 'start' does
+  status         print every running (or each given) server
+
+Global configuration (/etc/sysconfig/stap-server, then -c; env STAP_SERVER_CONFIG_FILE moves the default):
+  CONFIG_PATH    directory of per-server files (default /etc/stap-server/conf.d)
+  STAT_PATH      status files of running servers (default /var/run/stap-server)
+  LOG_FILE       log file (default /var/log/stap-server/log)
+  STAP_USER      user running the servers (default stap-server)
+
+Per-server configuration (CONFIG_PATH/*.conf, one server per file; empty = default):
+  ARCH  RELEASE (+= adds a release)  BUILD+=  INCLUDE+=  DEFINE+=  RUNTIME  USER  NICKNAME
+  LOG  PORT  SSL  MAXTHREADS  MAXREQSIZE  MAXCOMPRESSEDREQ
+  The files are parsed as a small bash subset and never executed (see docs/config.md).
+
+Exit codes:
+  status: 0 running, 1 dead with a status file, 3 not running
+  others: 0 ok, 1 failure, 2 invalid usage, 4 no privilege, 5 not installed, 6 not configured
+
+Examples:
+  stap-server start                               # the conf.d servers, else one for this host
+  stap-server start -r 6.1.0-56-amd64 --port 5001 # one server for an installed release
+  stap-server start -i                            # one server per release in /lib/modules
+  stap-server start -a arm64 -r /kernels/6.1/build   # cross compiling from a build tree
+  stap-server status --json                       # every running server as one JSON document
+  stap-server restart -n native                   # the server nicknamed native
+  stap-server stop -p 4242                        # the server with pid 4242
+`;
+
 function helpProgram(): Command {
   // Commander renders --help; the options themselves are walked in order by parseServiceArgs,
   // because accumulation depends on their interleaving, which commander does not keep.
@@ -29,10 +64,7 @@ function helpProgram(): Command {
     .addOption(new Option('--max-request-size <bytes>', 'largest request of the next server (list)'))
     .addOption(new Option('--max-compressed-request <bytes>', 'largest compressed request of the next server (list)'))
     .addOption(new Option('--json', 'status: print one JSON document'))
-    .addHelpText(
-      'after',
-      `\nActions: ${ACTIONS.join(', ')}.\nExit codes: 0 ok; status: 1 dead with a status file, 3 not running; 1 failure, 2 usage, 4 privilege, 5 not installed, 6 not configured.`,
-    );
+    .addHelpText('after', HELP_AFTER);
 }
 
 function print(r: ActionResult, json: boolean): void {
@@ -43,13 +75,10 @@ function print(r: ActionResult, json: boolean): void {
 
 async function main(argv: string[]): Promise<number> {
   if (argv.includes('-h') || argv.includes('--help') || argv.length === 0) {
-    const program = helpProgram();
-    if (argv.length === 0) {
-      process.stderr.write(program.helpInformation());
-      return 2;
-    }
-    process.stdout.write(program.helpInformation());
-    return 0;
+    // outputHelp (unlike helpInformation) includes the text added after the options.
+    const usageError = argv.length === 0;
+    helpProgram().outputHelp({ error: usageError });
+    return usageError ? 2 : 0;
   }
   const [action, ...rest] = argv;
   const json = rest.includes('--json');

@@ -13,6 +13,7 @@ import { EmbeddedBackend } from './embedded.js';
 import { desiredServices } from './model.js';
 import { ServerScanner } from './servers.js';
 import { writeState, stateFile, type AgentState } from './state.js';
+import { DEFAULT_GLOBAL, DEFAULT_GLOBAL_FILE, loadGlobalConfig } from '../config/index.js';
 
 export interface AgentOptions {
   statPath: string;
@@ -37,9 +38,18 @@ const KICK_DELAY_MS = 15;
 export const DEFAULT_STAT_PATH = '/var/run/stap-server';
 export const DEFAULT_AVAHI_SERVICES_DIR = '/etc/avahi/services';
 
+/**
+ * STAT_PATH as the service sees it: from the global config file (env STAP_SERVER_CONFIG_FILE moves it, as
+ * for stap-server), parsed with the service's own parser (never sourced), else the default.
+ */
+export function configuredStatPath(env: NodeJS.ProcessEnv = process.env): string {
+  const file = env.STAP_SERVER_CONFIG_FILE || DEFAULT_GLOBAL_FILE;
+  return loadGlobalConfig([{ path: file, optional: true }], { ...DEFAULT_GLOBAL, STAT_PATH: DEFAULT_STAT_PATH }).STAT_PATH;
+}
+
 export function defaultAgentOptions(over: Partial<AgentOptions> = {}): AgentOptions {
   return {
-    statPath: process.env.STAT_PATH || DEFAULT_STAT_PATH,
+    statPath: process.env.STAT_PATH || configuredStatPath(),
     backend: 'auto',
     avahiServicesDir: process.env.STAP_AGENT_AVAHI_SERVICES_DIR || DEFAULT_AVAHI_SERVICES_DIR,
     avahiPidFile: process.env.STAP_AGENT_AVAHI_PID_FILE || DEFAULT_AVAHI_PID_FILE,

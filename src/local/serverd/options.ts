@@ -99,6 +99,15 @@ export function buildCommand(stapOptions: string[] = []): Command {
     .option('--response-cache <n>', 'answers of identical requests kept (0 = off)', parseNumber('response-cache', 100_000), DEFAULT_RESPONSE_CACHE_ENTRIES)
     .option('--response-cache-ttl <sec>', 'seconds a cached answer stays valid', parseNumber('response-cache-ttl', 86400 * 30), DEFAULT_RESPONSE_CACHE_TTL_SEC)
     .helpOption('-h, --help', 'display help')
+    .addHelpText('after', `
+Readiness: when fd 3 is open, one line "READY port=<n> certinfo=<xx:..>" (or "ERROR <why>") is written there.
+Exit codes: 0 after SIGTERM/SIGINT/SIGHUP, 1 on any failure before it is ready.
+
+Examples:
+  stap-serverd -r 6.1.0-56-amd64 --port 5001 --log /var/log/stap-server/log
+  stap-serverd -r 6.1.0-56-amd64 -r 6.1.0-47-amd64 --max-threads 4    # one server, two releases
+  SYSTEMTAP_STAP=/opt/stap/bin/stap stap-serverd -I /srv/tapsets --ssl /srv/stap/ssl
+  (normally started by 'stap-server start', which runs it as the stap-server user)`)
     .allowExcessArguments(false)
     .exitOverride();
 }
