@@ -57,21 +57,7 @@ interface CliResult {
   stderr: string;
 }
 
-/**
- * Other suites sharing this working tree rebuild dist/ (tsc rewrites files in place); a CLI started
- * mid-rebuild can fail to load its own modules. Only that loader failure is retried, a few times.
- */
-const MID_REBUILD = /(SyntaxError: The requested module|ERR_MODULE_NOT_FOUND|SyntaxError: Unexpected end of input)/;
-
 async function stapServer(args: string[]): Promise<CliResult> {
-  for (let attempt = 1; ; attempt++) {
-    const r = await stapServerOnce(args);
-    if (attempt >= 4 || !(r.exitCode === 1 && MID_REBUILD.test(r.stderr))) return r;
-    await new Promise((done) => setTimeout(done, 2000));
-  }
-}
-
-async function stapServerOnce(args: string[]): Promise<CliResult> {
   const env = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     STAP_SERVER_CONFIG_FILE: join(work, 'no-default-global'),
