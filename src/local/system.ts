@@ -1,6 +1,6 @@
 /**
  * Facts about the host the service needs: architecture, kernel releases, users and groups, and the
- * identity of processes. Reads /proc, /etc/passwd-style databases (through getent, so NSS applies) and
+ * identity of processes. Reads /proc, the user and group databases (/etc files first, then getent, so NSS applies) and
  * /lib/modules; every path is a parameter so tests can point elsewhere.
  */
 import { execFileSync } from 'node:child_process';
@@ -59,11 +59,39 @@ function getent(db: string, key: string): string | undefined {
 }
 
 function getentUncached(db: string, key: string): string | undefined {
+  // Local accounts (the usual stap-server) are answered from the files; getent (NSS: LDAP, sssd...) otherwise.
+  const local = localDbLine(db, key);
+  if (local) return local;
   try {
     return execFileSync('getent', [db, key], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n')[0];
   } catch {
     return undefined;
   }
+}
+
+const localDbCache = new Map<string, string[]>();
+
+function localDbLines(db: string): string[] {
+  let lines = localDbCache.get(db);
+  if (!lines) {
+    try {
+      lines = readFileSync(`/etc/${db}`, 'utf8').split('\n').filter((l) => l && !l.startsWith('#') && !l.startsWith('+'));
+    } catch {
+      lines = [];
+    }
+    localDbCache.set(db, lines);
+  }
+  return lines;
+}
+
+/** The /etc/passwd or /etc/group line whose name (or, for a number, id) is key. */
+function localDbLine(db: string, key: string): string | undefined {
+  if (db !== 'passwd' && db !== 'group') return undefined;
+  const byId = /^\d+$/.test(key);
+  return localDbLines(db).find((l) => {
+    const f = l.split(':');
+    return byId ? f[2] === key : f[0] === key;
+  });
 }
 
 export function lookupUser(name: string): UserInfo | undefined {
@@ -90,6 +118,12 @@ export function lookupGroup(name: string): GroupInfo | undefined {
 /** Group ids of a user: primary plus supplementary (`id -G`). */
 export function userGroupIds(user: UserInfo): number[] {
   let ids = groupIdsCache.get(user.name);
+  if (!ids && localDbLine('passwd', user.name)) {
+    // A local account: its supplementary groups are the local groups that list it.
+    const members = localDbLines('group').filter((l) => (l.split(':')[3] ?? '').split(',').includes(user.name));
+    ids = [user.gid, ...members.map((l) => Number(l.split(':')[2]))];
+    groupIdsCache.set(user.name, ids);
+  }
   if (!ids) {
     try {
       const out = execFileSync('id', ['-G', user.name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
