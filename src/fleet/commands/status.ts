@@ -9,6 +9,11 @@ import type { FleetContext } from './context.js';
 import { remoteCommandLine, wantsSudo } from './remote.js';
 import { findDiscovered, mergeHostStatus, parseRemoteStatus } from './status-merge.js';
 import type { FleetHostStatus, RemoteStatus } from './status-merge.js';
+import { browse, groupByHost, type Advertisement, type DiscoveredHost } from '../targets/discovery.js';
+import type { HostTarget } from '../transport/types.js';
+
+/** A responder multicasts a record at most once a second (RFC 6762 6). */
+const MDNS_RATE_LIMIT_MS = 1000;
 
 export interface FleetStatusDocument {
   command: 'status';
@@ -49,6 +54,7 @@ export async function fleetStatus(
   opts: { mdnsOnly: boolean; onProgress?: (p: RunnerProgress) => void },
 ): Promise<FleetStatusDocument> {
   const o = ctx.options;
+  const browseStartedAt = Date.now();
   const { targets, discovery } = await ctx.resolve();
   const command = remoteCommandLine(o.remoteCommand, ['status', '--json']);
   const sshResults: Array<HostResult<RemoteStatus> | undefined> = opts.mdnsOnly
@@ -69,7 +75,37 @@ export async function fleetStatus(
         },
         { fanout: o.fanout, connectTimeoutMs: o.connectTimeoutMs, maxConnectAttempts: o.connectAttempts, onProgress: opts.onProgress },
       );
-  const discovered = await discovery;
+  let discovered = await discovery;
+  if (o.mdns && !opts.mdnsOnly && !allRunningSeen(targets, sshResults, discovered)) {
+    // Another querier just before us leaves our first query unanswered for a second: before calling a running
+    // server "not advertised", ask once more after that second, until the missing ones answer.
+    await new Promise((r) => setTimeout(r, Math.max(0, browseStartedAt + MDNS_RATE_LIMIT_MS + 100 - Date.now())));
+    const earlier = advertisementsOf(discovered);
+    const more = await browse({
+      maxMs: 1200,
+      requeryMs: [],
+      until: (ads) => allRunningSeen(targets, sshResults, groupByHost([...earlier, ...ads])),
+    }).catch(() => [] as Advertisement[]);
+    discovered = groupByHost([...earlier, ...more]);
+  }
   const hosts = targets.map((t, i) => mergeHostStatus(t, sshResults[i], findDiscovered(t, discovered)));
   return summarise(hosts, opts.mdnsOnly);
+}
+
+/** True when every running server that SSH reported (by port) has an mDNS advertisement on its host. */
+export function allRunningSeen(
+  targets: HostTarget[],
+  sshResults: Array<HostResult<RemoteStatus> | undefined>,
+  discovered: DiscoveredHost[],
+): boolean {
+  return targets.every((t, i) => {
+    const running = (sshResults[i]?.value?.servers ?? []).filter((s) => s.state === 'running' && typeof s.port === 'number');
+    if (!running.length) return true;
+    const ports = new Set((findDiscovered(t, discovered)?.servers ?? []).map((a) => a.port));
+    return running.every((s) => ports.has(s.port as number));
+  });
+}
+
+function advertisementsOf(hosts: DiscoveredHost[]): Advertisement[] {
+  return hosts.flatMap((h) => [...(h.agent ? [h.agent] : []), ...h.servers]);
 }
