@@ -8,7 +8,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { createLan, waitFor, type Lan, type LanHost } from '../../lan/index.js';
-import { AGENT_VERSION, BrowseWatch, STAP_AGENT, STAP_SERVER, agentStatus, expectedTxt, headersRelease, serverStatus } from './helpers.js';
+import { AGENT_VERSION, BrowseWatch, STAP_AGENT, STAP_SERVER, agentStatus, expectedTxt, headersRelease, serverStatus, startServer } from './helpers.js';
+import type { StartedServer } from './helpers.js';
 import { certinfoFromFile } from '../../../src/local/agent/certinfo.js';
 
 const REL = headersRelease();
@@ -31,20 +32,10 @@ describe('stap-agent with avahi-daemon on every host', () => {
     await lan?.destroy();
   });
 
-  async function startServer(): Promise<{ pid: number; port: number; certinfo: string; returnedAt: number }> {
-    const before = new Set((await serverStatus(h1)).map((s) => s.pid));
-    const r = await h1.exec(['node', STAP_SERVER, 'start', '-r', REL, '--port', String(7000 + Math.floor(Math.random() * 900))]);
-    const returnedAt = Date.now();
-    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
-    const s = (await serverStatus(h1)).find((x) => !before.has(x.pid) && x.state === 'running');
-    expect(s).toBeDefined();
-    return { pid: s!.pid, port: s!.port, certinfo: s!.certinfo, returnedAt };
-  }
-
-  let first: { pid: number; port: number; certinfo: string; returnedAt: number };
+  let first: StartedServer;
 
   it('a server started on h1 appears in h2\'s avahi-browse with stap-serverd\'s exact name and TXT within 2 s', async () => {
-    first = await startServer();
+    first = await startServer(h1, REL, ['--port', String(7000 + Math.floor(Math.random() * 900))]);
     const seen = await watch.waitFor('h1 server resolved on h2', (e) => e.event === '=' && e.port === first.port && e.host === 'h1.local', first.returnedAt, 5000);
     const latency = seen.at - first.returnedAt;
     console.log(`avahi backend: visible on h2 ${latency} ms after start returned`);
@@ -137,7 +128,7 @@ describe('stap-agent with avahi-daemon on every host', () => {
   });
 
   it('kill -9 of a server withdraws it from h2\'s view within 2 s', async () => {
-    const s = await startServer();
+    const s = await startServer(h1, REL, ['--port', String(7000 + Math.floor(Math.random() * 900))]);
     await watch.waitFor('second server on h2', (e) => e.event === '=' && e.port === s.port, s.returnedAt, 5000);
     const t0 = Date.now();
     process.kill(s.pid, 'SIGKILL');
@@ -148,7 +139,7 @@ describe('stap-agent with avahi-daemon on every host', () => {
   });
 
   it('after avahi-daemon restarts on h1 its servers are visible again within 5 s', async () => {
-    const s = await startServer();
+    const s = await startServer(h1, REL, ['--port', String(7000 + Math.floor(Math.random() * 900))]);
     await watch.waitFor('third server on h2', (e) => e.event === '=' && e.port === s.port, s.returnedAt, 5000);
     const t0 = Date.now();
     await h1.restartAvahi();

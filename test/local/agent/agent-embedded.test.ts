@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { createLan, waitFor, type Lan, type LanHost } from '../../lan/index.js';
-import { AGENT_VERSION, BrowseWatch, STAP_AGENT, STAP_SERVER, agentStatus, expectedTxt, headersRelease, serverStatus } from './helpers.js';
+import { AGENT_VERSION, BrowseWatch, STAP_AGENT, STAP_SERVER, agentStatus, expectedTxt, headersRelease, serverStatus, startServer } from './helpers.js';
+import type { StartedServer } from './helpers.js';
 
 const REL = headersRelease();
 const CLIENT_ENV = { SYSTEMTAP_DIR: '/root/.systemtap' };
@@ -28,20 +29,10 @@ describe('stap-agent without avahi-daemon on h1 (embedded responder)', () => {
     await lan?.destroy();
   });
 
-  async function startServer(): Promise<{ pid: number; port: number; certinfo: string; returnedAt: number }> {
-    const before = new Set((await serverStatus(h1)).map((s) => s.pid));
-    const r = await h1.exec(['node', STAP_SERVER, 'start', '-r', REL]);
-    const returnedAt = Date.now();
-    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
-    const s = (await serverStatus(h1)).find((x) => !before.has(x.pid) && x.state === 'running');
-    expect(s).toBeDefined();
-    return { pid: s!.pid, port: s!.port, certinfo: s!.certinfo, returnedAt };
-  }
-
-  let first: { pid: number; port: number; certinfo: string; returnedAt: number };
+  let first: StartedServer;
 
   it('a server started on h1 appears in h2\'s avahi-browse with the exact name and TXT within 2 s', async () => {
-    first = await startServer();
+    first = await startServer(h1, REL);
     const seen = await watch.waitFor('h1 server on h2', (e) => e.event === '=' && e.port === first.port, first.returnedAt, 5000);
     const latency = seen.at - first.returnedAt;
     console.log(`embedded backend: visible on h2 ${latency} ms after start returned`);
@@ -87,7 +78,7 @@ describe('stap-agent without avahi-daemon on h1 (embedded responder)', () => {
   });
 
   it('kill -9 of a server withdraws it from h2\'s view within 2 s', async () => {
-    const s = await startServer();
+    const s = await startServer(h1, REL);
     await watch.waitFor('second server on h2', (e) => e.event === '=' && e.port === s.port, s.returnedAt, 5000);
     const t0 = Date.now();
     process.kill(s.pid, 'SIGKILL');
@@ -97,7 +88,7 @@ describe('stap-agent without avahi-daemon on h1 (embedded responder)', () => {
   });
 
   it('switches to Avahi when avahi-daemon starts on h1, without duplicates, and stop withdraws everything', async () => {
-    const s = await startServer();
+    const s = await startServer(h1, REL);
     await watch.waitFor('third server on h2', (e) => e.event === '=' && e.port === s.port, s.returnedAt, 5000);
     await h1.startAvahi();
     await waitFor('agent on the avahi backend', async () => (JSON.parse((await agentStatus(h1)).stdout) as { state: { backend: string } }).state.backend === 'avahi', 5000, 100);
@@ -112,7 +103,7 @@ describe('stap-agent without avahi-daemon on h1 (embedded responder)', () => {
   it('falls back to the embedded responder when avahi-daemon goes away for good (after the grace period)', async () => {
     expect(h1.avahiRunning()).toBe(true);
     expect((await h1.exec(['node', STAP_AGENT, 'start', '--avahi-grace-ms', '1000'])).exitCode).toBe(0);
-    const s = await startServer();
+    const s = await startServer(h1, REL);
     await waitFor('served through avahi', async () => (await h2.avahiBrowse('_stap._tcp')).some((e) => e.port === s.port), 8000, 200);
     const t0 = Date.now();
     await h1.stopAvahi();

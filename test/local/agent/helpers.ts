@@ -1,4 +1,5 @@
 /** Helpers for the agent's LAN tests: the real binaries run inside LAN hosts, avahi-browse watches from another. */
+import { expect } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
 import { readdirSync, existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -80,4 +81,23 @@ export class BrowseWatch {
 /** The TXT strings stap-serverd publishes for one release of a server. */
 export function expectedTxt(release: string, certinfo: string, optinfo = ''): string[] {
   return [`sysinfo=${release} x86_64`, `optinfo=${optinfo}`, 'version=4.8', `certinfo=${certinfo}`].sort();
+}
+
+export interface StartedServer {
+  pid: number;
+  port: number;
+  certinfo: string;
+  /** When `stap-server start` returned: the issue's 2 s visibility bound counts from here. */
+  returnedAt: number;
+}
+
+/** `stap-server start -r release [extra]` on a LAN host; returns the new running server. */
+export async function startServer(h: LanHost, release: string, extra: string[] = []): Promise<StartedServer> {
+  const before = new Set((await serverStatus(h)).map((s) => s.pid));
+  const r = await h.exec(['node', STAP_SERVER, 'start', '-r', release, ...extra]);
+  const returnedAt = Date.now();
+  expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+  const s = (await serverStatus(h)).find((x) => !before.has(x.pid) && x.state === 'running');
+  expect(s).toBeDefined();
+  return { pid: s!.pid, port: s!.port, certinfo: s!.certinfo, returnedAt };
 }
