@@ -4,13 +4,12 @@
  * responder, and SystemTap 4.8's stap-server/stap-serverd (which publishes itself through Avahi), in the same run
  * on the same LAN. Nothing multicasts from the root namespace.
  */
-import { chmodSync, chownSync, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createLan, type LanHost } from '../test/lan/index.js';
 import { BrowseWatch } from '../test/local/agent/helpers.js';
-import { measurement, median, record, type Measurement } from './lib.ts';
+import { measurement, median, record, stapServerLogFile, type Measurement } from './lib.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -32,15 +31,8 @@ interface Side {
 function makeSide(root: string, name: SideName, n: number, basePort: number): Side {
   const dir = join(root, `${name}-${n}`);
   const confd = join(dir, 'conf.d');
-  const logDir = join(dir, 'log');
   mkdirSync(confd, { recursive: true });
-  mkdirSync(logDir, { recursive: true });
-  const uid = Number(execFileSync('id', ['-u', 'stap-server'], { encoding: 'utf8' }));
-  const gid = Number(execFileSync('id', ['-g', 'stap-server'], { encoding: 'utf8' }));
-  chownSync(logDir, uid, gid);
-  const log = join(logDir, 'all.log');
-  closeSync(openSync(log, 'a'));
-  chownSync(log, uid, gid);
+  const log = stapServerLogFile(dir);
   for (let i = 0; i < n; i++) writeFileSync(join(confd, `s${i}.conf`), `RELEASE=${REL}\nPORT=${basePort + i}\nLOG=${log}\n`);
   const global = join(dir, 'global.conf');
   const stat = join(dir, 'stat');

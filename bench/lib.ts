@@ -1,5 +1,6 @@
 /** Shared helpers for benchmarks: timing, medians, and recording results for docs/BENCHMARKS.md. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -49,4 +50,17 @@ export function record(area: string, title: string, measurements: Measurement[],
     join(RESULTS_DIR, `${area}.json`),
     JSON.stringify({ area, title, setup, date: new Date().toISOString(), measurements }, null, 2),
   );
+}
+
+/** A log directory and file under dir that the stap-server user can append to; returns the file. */
+export function stapServerLogFile(dir: string): string {
+  const logDir = join(dir, 'log');
+  mkdirSync(logDir, { recursive: true });
+  const uid = Number(execFileSync('id', ['-u', 'stap-server'], { encoding: 'utf8' }));
+  const gid = Number(execFileSync('id', ['-g', 'stap-server'], { encoding: 'utf8' }));
+  chownSync(logDir, uid, gid);
+  const log = join(logDir, 'all.log');
+  closeSync(openSync(log, 'a'));
+  chownSync(log, uid, gid);
+  return log;
 }

@@ -3,13 +3,12 @@
  * same run, inside one LAN host namespace (their stap-serverd tries Avahi). Targets (issue 2): start no
  * slower than theirs although ours returns only once the ports listen; stop at most a quarter of theirs.
  */
-import { chownSync, mkdirSync, mkdtempSync, chmodSync, rmSync, writeFileSync, closeSync, openSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, chmodSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loadavg } from 'node:os';
 import { createLan } from '../test/lan/index.js';
-import { measurement, median, record } from './lib.ts';
+import { measurement, median, record, stapServerLogFile } from './lib.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const CLI = resolve(fileURLToPath(new URL('..', import.meta.url)), 'dist/bin/stap-server.js');
@@ -26,15 +25,8 @@ interface Side {
 function makeSide(root: string, name: string, basePort: number, argv: (g: string, action: string) => string[], env: Record<string, string>): Side {
   const dir = join(root, name);
   const confd = join(dir, 'conf.d');
-  const logDir = join(dir, 'log');
   mkdirSync(confd, { recursive: true });
-  mkdirSync(logDir, { recursive: true });
-  const uid = Number(execFileSync('id', ['-u', 'stap-server'], { encoding: 'utf8' }));
-  const gid = Number(execFileSync('id', ['-g', 'stap-server'], { encoding: 'utf8' }));
-  chownSync(logDir, uid, gid);
-  const log = join(logDir, 'all.log');
-  closeSync(openSync(log, 'a'));
-  chownSync(log, uid, gid);
+  const log = stapServerLogFile(dir);
   ['a', 'b', 'c'].forEach((n, i) => writeFileSync(join(confd, `${n}.conf`), `NICKNAME=${n}\nRELEASE=${REL}\nPORT=${basePort + i}\n`));
   const global = join(dir, 'global.conf');
   const stat = join(dir, 'stat');
