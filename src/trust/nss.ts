@@ -207,8 +207,9 @@ export function parseScriptOutput(stdout: string): ScriptOutput {
       case '@@PRESENT':
         if (cur) {
           cur.exists = true;
-          cur.mode = rest[0];
-          cur.uid = Number(rest[1]);
+          // Mode and owner are read for the root databases only (the per-user one needs no check).
+          if (rest[0]) cur.mode = rest[0];
+          if (rest[1]) cur.uid = Number(rest[1]);
         }
         break;
       case '@@DBERROR':
@@ -285,66 +286,65 @@ set -f
 umask 022
 PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 command -v certutil >/dev/null 2>&1 || { echo "@@ERROR certutil not found (install libnss3-tools)"; exit 69; }
-T=$(mktemp -d "\${TMPDIR:-/tmp}/stap-fleet-trust.XXXXXX") || { echo "@@ERROR cannot create a temporary directory"; exit 70; }
-trap 'rm -rf "$T"' EXIT
-# dump KIND DIR: the database as @@ records (certutil's details of every stap-server certificate:
-# serial, SHA-256 fingerprint, subject, trust; hex dumps of keys and signatures left out)
-dump() {
+T=
+# tmp: a private temporary directory, made on first use (enrolling through stap, reading and a repeated
+# run need none: every process less is CPU saved on each client)
+tmp() {
+  [ -n "$T" ] && return 0
+  T=$(mktemp -d "\${TMPDIR:-/tmp}/stap-fleet-trust.XXXXXX") || { echo "@@ERROR cannot create a temporary directory"; exit 70; }
+  trap 'rm -rf "$T"' EXIT
+}
+# list DIR: L = certutil's details of every stap-server certificate in DIR (empty when none), E = error text.
+# One certutil process; the shell matches fingerprints in L itself (no grep/awk).
+list() {
+  L= E=
+  [ -f "$1/cert9.db" ] || return 0
+  if ! L=$(certutil -L -d "sql:$1" -n stap-server 2>&1); then
+    case $L in *"Could not find cert"*) ;; *) E=$L ;; esac
+    L=
+  fi
+}
+# show KIND DIR: the last listing as @@ records; the controller parses serial, SHA-256 and trust from it
+show() {
   printf '@@STATE %s %s\\n' "$1" "$2"
   if [ -f "$2/cert9.db" ]; then
-    printf '@@PRESENT %s\\n' "$(stat -c '%a %u' "$2")"
-    : >"$T/det"
-    if certutil -L -d "sql:$2" -n stap-server >"$T/det" 2>"$T/err"; then
-      printf '@@DETAIL\\n'
-      awk '/Serial Number:/{print; if ((getline l) > 0) print l; next} /^ *[0-9a-f][0-9a-f]:[0-9a-f:]*[a-f][0-9a-f:]*$/{next} {print}' "$T/det"
-    elif ! grep -q 'Could not find cert' "$T/err"; then
-      printf '@@DBERROR %s\\n' "$(tr '\\n' ' ' <"$T/err")"
-    fi
+    if [ "$1" = ssl-user ]; then printf '@@PRESENT\\n'; else printf '@@PRESENT %s\\n' "$(stat -c '%a %u' "$2")"; fi
+    if [ -n "$E" ]; then printf '@@DBERROR %s\\n' "$(printf '%s' "$E" | tr '\\n' ' ')"; else printf '@@DETAIL\\n%s\\n' "$L"; fi
   fi
   printf '@@ENDSTATE\\n'
-  [ -f "$T/det" ] && awk '/Fingerprint \\(SHA-256\\):/{if ((getline l) > 0) {gsub(/[ :]/, "", l); print tolower(l)}}' "$T/det" >"$T/fps.$1"
-  rm -f "$T/det"
-}
-# fps DIR: SHA-256 fingerprints (lowercase hex) of the stap-server certificates
-fps() {
-  [ -f "$1/cert9.db" ] || return 0
-  certutil -L -d "sql:$1" -n stap-server 2>/dev/null | awk '/Fingerprint \\(SHA-256\\):/{if ((getline l) > 0) {gsub(/[ :]/, "", l); print tolower(l)}}'
 }
 CH=0
 event() { case "$1" in error|add-failed) ;; *) CH=1 ;; esac; printf '@@EVENT %s %s %s %s %s\\t%s\\n' "$1" "$2" "$3" "$4" "$5" "\${6:-}"; }
-# split_pems FILE PREFIX: one DER file per PEM block, PREFIX.N.der; prints N
+oneline() { printf '%s' "$1" | tr '\\n' ' '; }
+# split_pems FILE PREFIX: one base64 file per PEM block, PREFIX.N.b64; prints N
 split_pems() {
   awk -v p="$2" '{sub(/\\r$/,"")} /-----BEGIN CERTIFICATE-----/{n++; f=p "." n ".b64"; next} /-----END CERTIFICATE-----/{f=""; next} f!=""{print > f} END{print n+0}' "$1"
 }
-has_cert() { # DIR SHA256
-  fps "$1" | grep -qx "$2"
-}
-# ensure_db KIND DIR: create the database like stap does; signer/all-users dirs root-owned, not group/other-writable
+# ensure_db KIND DIR [create]: the directory (and with create the empty database) like stap makes them;
+# signer/all-users directories root-owned and not group/other-writable
 ensure_db() {
   if [ ! -d "$2" ]; then
     mkdir -p "$2" || { event error "$1" - - "$2" "cannot create directory"; return 1; }
-    chmod 755 "$2"
   fi
   if [ "$1" != ssl-user ]; then
-    mode=$(stat -c '%a' "$2"); uid=$(stat -c '%u' "$2")
+    set -- "$1" "$2" "\${3:-}" "$(stat -c '%a %u' "$2")"
+    mode=\${4% *}; uid=\${4#* }
     if [ "$uid" != 0 ] || [ $(( 0$mode & 022 )) -ne 0 ]; then
       chown root "$2" && chmod go-w "$2" && event perms-fixed "$1" - - "$2" "was mode $mode uid $uid"
     fi
   fi
-  # With certificates to add, the add itself creates the database (certutil -A/-B "create if needed",
-  # no password, like -N --empty-password): one NSS process less per client.
   if [ ! -f "$2/cert9.db" ] && [ "\${3:-}" = create ]; then
-    certutil -N --empty-password -d "sql:$2" 2>"$T/err" || { event error "$1" - - "$2" "certutil -N: $(tr '\\n' ' ' <"$T/err")"; return 1; }
+    X=$(certutil -N --empty-password -d "sql:$2" 2>&1) || { event error "$1" - - "$2" "certutil -N: $(oneline "$X")"; return 1; }
+    chmod 644 "$2"/cert9.db "$2"/key4.db 2>/dev/null
     event created "$1" - - "$2"
   fi
-  chmod 644 "$2"/cert9.db "$2"/key4.db 2>/dev/null
   return 0
 }
 `;
 
-/** Script that only dumps the given databases. */
+/** Script that only reads the given databases (one certutil per existing database). */
 export function buildInspectScript(dbs: TrustDbRef[]): string {
-  return PRELUDE + dbs.map((db) => `dump ${db.kind} ${dirExpr(db)}\n`).join('');
+  return PRELUDE + dbs.map((db) => `D=${dirExpr(db)}; list "$D"; show ${db.kind} "$D"\n`).join('');
 }
 
 export interface AddItem {
@@ -368,8 +368,8 @@ export interface ApplyOptions {
   /** auto: stap where installed (falls back to certutil), certutil: certutil only. */
   method: 'auto' | 'certutil';
   /**
-   * Dump every database before changing it too (one round trip for enrollment: the adds are guarded
-   * by has_cert, so the script itself skips what is present; the caller reads before and after states).
+   * Show every database before changing it too (one round trip for enrollment: the script itself skips
+   * what is present; the caller reads before and after states).
    */
   dumpBefore?: boolean;
   /** Seconds allowed to one `stap --trust-servers` run. */
@@ -386,29 +386,20 @@ function checkUseServer(s: string): string {
   return s;
 }
 
-/**
- * Script that applies one client's plan (adds, revokes, database creation) and then dumps every
- * database it touched, so the caller verifies from the databases' real contents.
- */
-export function buildApplyScript(plans: ApplyDbPlan[], opts: ApplyOptions): string {
-  const parts: string[] = [PRELUDE];
-  const stapTimeout = Math.max(1, Math.floor(opts.stapTimeoutSec ?? 20));
-  parts.push(`HAVE_STAP=0; [ ${opts.method === 'auto' ? 1 : 0} = 1 ] && command -v stap >/dev/null 2>&1 && HAVE_STAP=1\n`);
-  if (opts.dumpBefore) for (const p of plans) parts.push(`dump ${p.db.kind} ${dirExpr(p.db)}\n`);
-  plans.forEach((p, pi) => {
-    const d = `D${pi}`;
-    parts.push(`${d}=${dirExpr(p.db)}\nCH=0\n`);
-    const needEnsure = p.add.length > 0 || p.ensure;
-    if (needEnsure) parts.push(`NEWDB=0; [ -f "$${d}/cert9.db" ] || NEWDB=1\nif ensure_db ${p.db.kind} "$${d}"${p.add.length > 0 ? '' : ' create'}; then\n`);
-    else parts.push(`if true; then\n`);
-    if (p.revoke.length > 0) {
-      const revoke = p.revoke.map(checkHex).join(' ');
-      const trustTable = Object.entries(p.trustBySha ?? {})
-        .filter(([sha, t]) => /^[0-9a-f]{64}$/.test(sha) && isTrustString(t))
-        .map(([sha, t]) => `${sha} ${t}`)
-        .join('\n');
-      parts.push(String.raw`
+/** A SHA-256 (hex) as certutil prints it ("AB:CD:..."), what the shell looks for in a listing. */
+export function certutilFingerprint(sha256: string): string {
+  return checkHex(sha256).toUpperCase().match(/../g)!.join(':');
+}
+
+function revokeBlock(p: ApplyDbPlan, pi: number, d: string): string {
+  const revoke = p.revoke.map(checkHex).join(' ');
+  const trustTable = Object.entries(p.trustBySha ?? {})
+    .filter(([sha, t]) => /^[0-9a-f]{64}$/.test(sha) && isTrustString(t))
+    .map(([sha, t]) => `${sha} ${t}`)
+    .join('\n');
+  return String.raw`
   if [ -f "$${d}/cert9.db" ]; then
+    tmp; RD=1
     S=$(mktemp -d "$${d}/.stap-fleet-revoke.XXXXXX") && cp -p "$${d}/cert9.db" "$${d}/key4.db" "$S/" && ok=1 || ok=0
     cat >"$T/trust${pi}" <<'STAP_FLEET_EOF'
 ${trustTable}
@@ -433,52 +424,90 @@ STAP_FLEET_EOF
       if [ $ok = 1 ]; then chmod 644 "$S/cert9.db" "$S/key4.db"; mv -f "$S/key4.db" "$${d}/key4.db" && mv -f "$S/cert9.db" "$${d}/cert9.db" || event error ${p.db.kind} - - "$${d}" "cannot replace the database files"; fi
     fi
     rm -rf "$S"
+    list "$${d}"
   fi
-`);
+`;
+}
+
+/**
+ * Adding to one database. The listing in L (read before) tells what is missing; the client's stap gets
+ * every missing server in one run, one listing tells what it added, and one `certutil -B` batch adds the
+ * rest from the collected certificates. On the usual paths that is one stap or one certutil -B, plus the
+ * one listing that verifies; no grep, awk, cat or temporary files besides the batch's.
+ */
+function addBlock(p: ApplyDbPlan, d: string, stapTimeout: number, method: ApplyOptions['method']): string {
+  const kind = p.db.kind;
+  const items = p.add.map((item, ai) => {
+    const sha = sha256Hex(item.der);
+    return { ai, sha, fp: certutilFingerprint(sha), pem: derToPem(item.der), useServer: item.useServer && method === 'auto' ? checkUseServer(item.useServer) : undefined };
+  });
+  const out: string[] = [];
+  out.push(`  US=; R=\n`);
+  for (const it of items) {
+    const us = it.useServer ? ` US="$US --use-server=${it.useServer}";` : '';
+    out.push(`  case $L in *"${it.fp}"*) A${it.ai}=0 ;; *) A${it.ai}=1; R=1;${us} ;; esac\n`);
+  }
+  const root = needsRoot(kind) || p.ensure;
+  out.push(`  if [ -n "$R" ]${root ? ` && ensure_db ${kind} "$${d}"` : ''}; then\n`);
+  if (items.some((it) => it.useServer)) {
+    // stap --trust-servers writes the same database (same SYSTEMTAP_DIR rule, same nickname and trust).
+    const env =
+      kind === 'ssl-user' && p.db.dir !== undefined && p.db.dir.endsWith('/ssl/client') ? `SYSTEMTAP_DIR=${shQuote(p.db.dir.slice(0, -'/ssl/client'.length))} ` : '';
+    out.push(`    if [ -n "$US" ] && [ $HAVE_STAP = 1 ]; then\n`);
+    out.push(`      RD=1; ${env}timeout ${stapTimeout} stap --trust-servers=${stapTrustSpec(kind)},no-prompt $US </dev/null >/dev/null 2>&1\n`);
+    out.push(`      list "$${d}"; R=${needsRoot(kind) ? `; chmod 644 "$${d}/cert9.db" "$${d}/key4.db" 2>/dev/null` : ''}\n`);
+    for (const it of items) {
+      out.push(`      if [ $A${it.ai} = 1 ]; then case $L in *"${it.fp}"*) A${it.ai}=0; event added ${kind} ${it.sha} stap "$${d}" ;; *) R=1 ;; esac; fi\n`);
     }
-    if (p.add.length > 0) {
-      // Fingerprints read once; the client's stap gets every missing server in one run; a second read
-      // tells what it added; certutil installs the rest.
-      // The dump before (when there was one) already listed the fingerprints.
-      parts.push(opts.dumpBefore ? `  F=$(cat "$T/fps.${p.db.kind}" 2>/dev/null); US=""\n` : `  F=$(fps "$${d}"); US=""\n`);
-      p.add.forEach((item, ai) => {
-        const sha = sha256Hex(item.der);
-        parts.push(`  cat >"$T/add${pi}_${ai}.pem" <<'STAP_FLEET_EOF'\n${derToPem(item.der)}STAP_FLEET_EOF\n`);
-        const us = item.useServer ? ` US="$US --use-server=${checkUseServer(item.useServer)}";` : '';
-        parts.push(`  if printf '%s\\n' "$F" | grep -qx ${sha}; then M${ai}=0; else M${ai}=1;${us} fi\n`);
-      });
-      const env = p.db.kind === 'ssl-user' && p.db.dir !== undefined && p.db.dir.endsWith('/ssl/client')
-        ? `env SYSTEMTAP_DIR=${shQuote(p.db.dir.slice(0, -'/ssl/client'.length))} `
-        : '';
-      parts.push(
-        `  if [ -n "$US" ] && [ $HAVE_STAP = 1 ]; then timeout ${stapTimeout} ${env}stap --trust-servers=${stapTrustSpec(p.db.kind)},no-prompt $US </dev/null >"$T/stap.out" 2>&1; F=$(fps "$${d}"); fi\n`,
-      );
-      // Whatever stap did not add goes in with one certutil batch (relative paths: $T may hold spaces);
-      // a batch stops at its first failure, so anything still missing is retried alone for its error.
-      parts.push(`  : >"$T/batch"\n`);
-      p.add.forEach((item, ai) => {
-        const sha = sha256Hex(item.der);
-        parts.push(`  if [ $M${ai} = 1 ] && ! printf '%s\\n' "$F" | grep -qx ${sha}; then echo '-A -n stap-server -t P,P,P -a -i add${pi}_${ai}.pem' >>"$T/batch"; fi\n`);
-      });
-      // A batch that succeeded added all of its lines (the read-back below verifies it anyway); only a
-      // failed one needs the fingerprints re-read to tell which lines made it.
-      parts.push(`  G="$F"; BOK=0; if [ -s "$T/batch" ]; then if (cd "$T" && certutil -B -i batch -d "sql:$${d}") >/dev/null 2>&1; then BOK=1; else G=$(fps "$${d}"); fi; fi\n`);
-      p.add.forEach((item, ai) => {
-        const sha = sha256Hex(item.der);
-        parts.push(
-          `  if [ $M${ai} = 1 ]; then\n` +
-            `    if printf '%s\\n' "$F" | grep -qx ${sha}; then event added ${p.db.kind} ${sha} stap "$${d}"\n` +
-            `    elif [ $BOK = 1 ] || printf '%s\\n' "$G" | grep -qx ${sha}; then event added ${p.db.kind} ${sha} certutil "$${d}"\n` +
-            `    elif certutil -A -n stap-server -t P,P,P -a -i "$T/add${pi}_${ai}.pem" -d "sql:$${d}" 2>"$T/err"; then event added ${p.db.kind} ${sha} certutil "$${d}"\n` +
-            `    else event add-failed ${p.db.kind} ${sha} certutil "$${d}" "$(tr '\\n' ' ' <"$T/err")"; fi\n  fi\n`,
-        );
-      });
-      parts.push(`  if [ $NEWDB = 1 ] && [ -f "$${d}/cert9.db" ]; then event created ${p.db.kind} - - "$${d}"; fi\n`);
-      parts.push(`  [ $CH = 0 ] || chmod 644 "$${d}"/cert9.db "$${d}"/key4.db 2>/dev/null\n`);
-    }
-    parts.push(`fi\n`);
-    // With a dump before, an untouched database is reported as the same state (no second read).
-    parts.push(opts.dumpBefore ? `if [ $CH = 0 ]; then printf '@@SAME %s\\n' ${p.db.kind}; else dump ${p.db.kind} "$${d}"; fi\n` : `dump ${p.db.kind} "$${d}"\n`);
+    out.push(`    fi\n`);
+  }
+  // Whatever is still missing: one certutil batch from the collected certificates (relative paths: the
+  // batch is split on blanks and $T may hold some). certutil reads certificates by file size, so they are
+  // files, written by the shell's printf.
+  out.push(`    if [ -n "$R" ]; then\n`);
+  out.push(`      RD=1; tmp; [ -d "$${d}" ] || mkdir -p "$${d}"; NEWC=0; [ -f "$${d}/cert9.db" ] || NEWC=1; : >"$T/batch"\n`);
+  for (const it of items) {
+    out.push(`      if [ $A${it.ai} = 1 ]; then printf '%s' '${it.pem}' >"$T/${it.ai}.pem"; echo '-A -n stap-server -t P,P,P -a -i ${it.ai}.pem' >>"$T/batch"; fi\n`);
+  }
+  out.push(`      (cd "$T" && exec certutil -B -i batch -d "sql:$${d}") >/dev/null 2>&1\n`);
+  out.push(`      list "$${d}"; RL=\n`);
+  // A batch stops at its first failure: anything still missing is retried alone, for its own error text.
+  for (const it of items) {
+    out.push(
+      `      if [ $A${it.ai} = 1 ]; then case $L in *"${it.fp}"*) event added ${kind} ${it.sha} certutil "$${d}" ;;\n` +
+        `        *) RL=1; if X=$( (cd "$T" && exec certutil -A -n stap-server -t P,P,P -a -i ${it.ai}.pem -d "sql:$${d}") 2>&1); then event added ${kind} ${it.sha} certutil "$${d}"; else event add-failed ${kind} ${it.sha} certutil "$${d}" "$(oneline "$X")"; fi ;; esac; fi\n`,
+    );
+  }
+  out.push(`      [ -z "$RL" ] || list "$${d}"\n`);
+  // certutil makes its files 0600; stap's are 0644 (and the all-users database must be world-readable).
+  out.push(`      [ $NEWC = 0 ] || chmod 644 "$${d}/cert9.db" "$${d}/key4.db" 2>/dev/null\n`);
+  out.push(`    fi\n  fi\n`);
+  return out.join('');
+}
+
+/**
+ * Script that applies one client's plan (adds, revokes, database creation) and then shows every
+ * database it touched, so the caller verifies from the databases' real contents.
+ */
+export function buildApplyScript(plans: ApplyDbPlan[], opts: ApplyOptions): string {
+  const parts: string[] = [PRELUDE];
+  const stapTimeout = Math.max(1, Math.floor(opts.stapTimeoutSec ?? 20));
+  parts.push(`HAVE_STAP=0; [ ${opts.method === 'auto' ? 1 : 0} = 1 ] && command -v stap >/dev/null 2>&1 && HAVE_STAP=1\n`);
+  // Every database is listed (and with dumpBefore shown) before anything changes.
+  plans.forEach((p, pi) => {
+    parts.push(`D${pi}=${dirExpr(p.db)}; list "$D${pi}"; L${pi}=$L; E${pi}=$E\n`);
+    if (opts.dumpBefore) parts.push(`show ${p.db.kind} "$D${pi}"\n`);
+  });
+  plans.forEach((p, pi) => {
+    const d = `D${pi}`;
+    parts.push(`L=$L${pi}; E=$E${pi}; RD=0; NEWDB=0; [ -f "$${d}/cert9.db" ] || NEWDB=1\n`);
+    if (p.ensure && p.add.length === 0) parts.push(`ensure_db ${p.db.kind} "$${d}" create && RD=1 && list "$${d}"\n`);
+    if (p.revoke.length > 0) parts.push(revokeBlock(p, pi, d));
+    if (p.add.length > 0) parts.push(addBlock(p, d, stapTimeout, opts.method));
+    // (ensure_db reports the creation it does itself)
+    if (!(p.ensure && p.add.length === 0)) parts.push(`if [ $NEWDB = 1 ] && [ -f "$${d}/cert9.db" ]; then event created ${p.db.kind} - - "$${d}"; fi\n`);
+    // With a listing shown before, an untouched database is reported as that same state (no second read).
+    parts.push(opts.dumpBefore ? `if [ $RD = 0 ]; then printf '@@SAME %s\\n' ${p.db.kind}; else show ${p.db.kind} "$${d}"; fi\n` : `show ${p.db.kind} "$${d}"\n`);
   });
   return parts.join('');
 }

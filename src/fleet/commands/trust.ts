@@ -22,7 +22,7 @@ import type { CollectedServer, ServerCandidate } from '../../trust/collect.js';
 import { databasesFor, selectionFrom } from '../../trust/enroll/plan.js';
 import type { EnrollMode, PlannedServer, TrustSelection } from '../../trust/enroll/plan.js';
 import { enrollClient } from '../../trust/enroll/apply.js';
-import type { ClientOutcome, SudoPolicy } from '../../trust/enroll/apply.js';
+import type { ClientOutcome, EnrollRequest, SudoPolicy } from '../../trust/enroll/apply.js';
 import { buildDocument, renderDocument, serverReport } from '../../trust/enroll/report.js';
 import type { TrustClientReport, TrustDocument, TrustServerReport } from '../../trust/enroll/report.js';
 
@@ -166,19 +166,20 @@ export async function fleetTrust(
   const dbs = databasesFor(req.selection, req.systemtapDir);
   let clients: TrustClientReport[] = [];
   if (servers.planned.length > 0) {
+    // One request object for every client (its enrollment script is built once).
+    const enroll: EnrollRequest = {
+      mode: req.mode,
+      dbs,
+      servers: servers.planned,
+      dryRun: req.dryRun,
+      method: req.method,
+      sudo: o.sudo as SudoPolicy,
+      commandTimeoutMs: o.commandTimeoutMs,
+    };
     const results = await runOnHosts(
       targets,
       ctx.transport,
-      (conn) =>
-        enrollClient(conn, {
-          mode: req.mode,
-          dbs,
-          servers: servers.planned,
-          dryRun: req.dryRun,
-          method: req.method,
-          sudo: o.sudo as SudoPolicy,
-          commandTimeoutMs: o.commandTimeoutMs,
-        }),
+      (conn) => enrollClient(conn, enroll),
       {
         fanout: o.fanout,
         connectTimeoutMs: o.connectTimeoutMs,

@@ -76,6 +76,26 @@ async function runScript(conn: Connection, script: string, root: boolean, req: E
   return out;
 }
 
+// The enrollment script is the same for every client of a run: built once per request and group.
+const enrollScripts = new WeakMap<EnrollRequest, Map<boolean, string>>();
+function enrollScript(req: EnrollRequest, g: Group): string {
+  let byGroup = enrollScripts.get(req);
+  if (!byGroup) enrollScripts.set(req, (byGroup = new Map()));
+  let script = byGroup.get(g.root);
+  if (script === undefined) {
+    script = buildApplyScript(
+      g.dbs.map((db) => ({
+        db,
+        add: req.servers.filter((s) => s.der).map((s) => ({ der: s.der!, useServer: req.method === 'auto' ? s.useServer : undefined })),
+        revoke: [],
+      })),
+      { method: req.method, dumpBefore: true },
+    );
+    byGroup.set(g.root, script);
+  }
+  return script;
+}
+
 export async function enrollClient(conn: Connection, req: EnrollRequest): Promise<ClientOutcome> {
   const t0 = performance.now();
   const client = conn.target.name;
@@ -86,16 +106,8 @@ export async function enrollClient(conn: Connection, req: EnrollRequest): Promis
     const plans: ClientPlan[] = [];
     for (const g of groups(req.dbs)) {
       if (req.mode === 'enroll' && !req.dryRun) {
-        // One round trip: the script dumps, adds what is missing (guarded on the client), dumps again.
-        const script = buildApplyScript(
-          g.dbs.map((db) => ({
-            db,
-            add: req.servers.filter((s) => s.der).map((s) => ({ der: s.der!, useServer: req.method === 'auto' ? s.useServer : undefined })),
-            revoke: [],
-          })),
-          { method: req.method, dumpBefore: true },
-        );
-        const out = await runScript(conn, script, g.root, req);
+        // One round trip: the script lists, adds what is missing (decided on the client), lists again.
+        const out = await runScript(conn, enrollScript(req, g), g.root, req);
         const n = g.dbs.length;
         if (out.states.length !== 2 * n) throw new ClientError('failed', `${client}: incomplete output from the trust script`);
         before.push(...out.states.slice(0, n));
