@@ -43,4 +43,4 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund >/dev/null 2>&1 || npm ci --no-audit --no-fund
 fi
 log "building"
-npx tsc -p tsconfig.json
+npm run --silent build

@@ -19,7 +19,7 @@ describe('mDNS guard', () => {
   it('allows mDNS in a network namespace of its own', () => {
     const out = execFileSync(
       'unshare',
-      ['--net', process.execPath, '-e', "import('./dist/mdns.js').then(m => { m.assertMdnsAllowed(); console.log('allowed'); })"],
+      ['--net', process.execPath, '-e', "import('./dist/lib/mdns.js').then(m => { m.assertMdnsAllowed(); console.log('allowed'); })"],
       { env: { ...process.env, STAP_FLEET_FORBID_ROOT_NETNS: '1' }, encoding: 'utf8' },
     );
     expect(out.trim()).toBe('allowed');

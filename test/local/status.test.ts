@@ -72,7 +72,7 @@ describe('store lock', () => {
     expect(second).toBe(true);
     await l2.release();
     // an invocation SIGKILLed while holding the lock leaves no stale lock
-    const mod = new URL('../../dist/local/status.js', import.meta.url).href;
+    const mod = new URL('../../dist/lib/local/status.js', import.meta.url).href;
     const holder = spawn(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(mod)}); await m.lockStore(${JSON.stringify(d)}); console.log('held'); setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise<void>((r) => holder.stdout!.on('data', (b: Buffer) => b.toString().includes('held') && r()));
     let third = false;

@@ -52,9 +52,10 @@ afterAll(() => {
 describe('npm package', () => {
   it('package.json declares the four bins, ships dist/ and builds it before packing', () => {
     for (const b of BINS) expect(pkg.bin[b]).toBe(`dist/bin/${b}.js`);
-    expect(pkg.files).toContain('dist/');
+    expect(pkg.files).toContain('dist/bin/');
     expect(pkg.files).toContain('packaging/');
-    expect(pkg.scripts.prepack).toMatch(/^tsc -p tsconfig\.json$/);
+    expect(pkg.scripts.prepack).toBe('npm run build');
+    expect(pkg.scripts.build).toBe('tsc -p tsconfig.json && node scripts/bundle.mjs');
   });
 
   it('every bin starts with a #!/usr/bin/env node line, in src and in the build', () => {

@@ -3,9 +3,8 @@
  * compute what should be advertised, pick the backend (Avahi when avahi-daemon runs, else embedded), reconcile it,
  * and record the result in the state file.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, watch, type FSWatcher } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { AvahiFileBackend } from './avahi-files.js';
 import type { Backend, BackendKind } from './backend.js';
 import { avahiDaemonPid, chooseBackend, DEFAULT_AVAHI_PID_FILE, type BackendChoice } from './detect.js';
@@ -13,6 +12,7 @@ import { EmbeddedBackend } from './embedded.js';
 import { desiredServices } from './model.js';
 import { ServerScanner } from './servers.js';
 import { writeState, stateFile, type AgentState } from './state.js';
+import { packageVersion } from '../../paths.js';
 import { DEFAULT_GLOBAL, DEFAULT_GLOBAL_FILE, loadGlobalConfig } from '../config/index.js';
 
 export interface AgentOptions {
@@ -65,8 +65,7 @@ export function defaultAgentOptions(over: Partial<AgentOptions> = {}): AgentOpti
 
 export function agentVersion(): string {
   try {
-    const pkg = fileURLToPath(new URL('../../../package.json', import.meta.url));
-    return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
+    return packageVersion();
   } catch {
     return '0.0.0';
   }

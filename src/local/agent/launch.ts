@@ -5,8 +5,8 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { StapFleetError } from '../../errors.js';
+import { binPath } from '../../paths.js';
 import { DEFAULT_STAT_PATH } from './daemon.js';
 import { defaultLogFile, pidFile, readState } from './state.js';
 
@@ -87,7 +87,7 @@ export interface EnsureAgentResult {
   log?: string;
 }
 
-const AGENT_BIN = fileURLToPath(new URL('../../bin/stap-agent.js', import.meta.url));
+const AGENT_BIN = binPath('stap-agent');
 
 /**
  * Makes sure a stap-agent runs for statPath: returns at once when one does, else starts `stap-agent run` detached

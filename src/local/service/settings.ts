@@ -4,8 +4,8 @@
  * parses and never executes them.
  */
 import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { binPath, installRoot } from '../../paths.js';
 import { DEFAULT_GLOBAL, loadGlobalConfig, loadServerConfigs, type GlobalConfigFile, type ServerConfig } from '../config/index.js';
 import { emptySpec, type ServerSpec } from '../spec.js';
 
@@ -60,15 +60,12 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
   };
 }
 
-/** dist/bin/stap-serverd.js next to this compiled module (dist/local/service/settings.js). */
+/** dist/bin/stap-serverd.js of this install. */
 export function defaultServerdPath(): string {
-  return resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/stap-serverd.js');
+  return binPath('stap-serverd');
 }
 
-/** The install root (the directory holding dist/ and node_modules/). */
-export function installRoot(): string {
-  return resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-}
+export { installRoot };
 
 /** Global settings: defaults, then the default file (may be missing), then the -c file (must exist). */
 export function loadGlobalSettings(defaultFile: string, extraFile?: string): GlobalSettings {

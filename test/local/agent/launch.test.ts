@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { createLan, waitFor, type Lan, type LanHost } from '../../lan/index.js';
 import { AGENT_VERSION, ROOT, STAP_AGENT, agentStatus } from './helpers.js';
 
-const ensureScript = `import { ensureAgentRunning } from '${ROOT}/dist/local/agent/launch.js';
+const ensureScript = `import { ensureAgentRunning } from '${ROOT}/dist/lib/local/agent/launch.js';
 console.log(JSON.stringify(await ensureAgentRunning({ statPath: '/var/run/stap-server', logFile: '/var/log/stap-server/log' })));`;
 
 describe('stap-agent lifecycle', () => {
