@@ -2,7 +2,7 @@
  * Real NSS databases driven by real certutil through the same scripts that run on client hosts.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, rmSync, mkdirSync, chmodSync, statSync, chownSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, chmodSync, statSync, chownSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -11,6 +11,7 @@ import {
   addCerts,
   buildApplyScript,
   certinfoFromSerialText,
+  parseScriptOutput,
   parseCertutilDetails,
   readDb,
   revokeCerts,
@@ -170,6 +171,35 @@ describe('NSS trust database (real certutil)', () => {
     await addCerts({ kind: 'ssl-user', dir }, [certs[2]!.certDer]);
     expect((await readDb({ kind: 'ssl-user', dir })).certs.map((c) => c.certinfo)).toEqual([certs[2]!.certinfo]);
     expect(existsSync(join(root, 'pwned2'))).toBe(false);
+  });
+
+  it('per-client cost: adding with certutil starts one batch and one listing; a repeated run only the listing', async () => {
+    // What runs on every client is CPU the whole fleet pays (2 shared cores in the benchmark): count the
+    // processes the enrollment script really starts (strace), not the lines it has.
+    const dir = join(root, 'cost', 'ssl', 'client');
+    const script = buildApplyScript(
+      [{ db: { kind: 'ssl-user', dir }, add: certs.map((c) => ({ der: c.certDer, useServer: '127.0.0.1:1' })), revoke: [] }],
+      { method: 'certutil', dumpBefore: true },
+    );
+    const execs = async (): Promise<{ names: string[]; out: ReturnType<typeof parseScriptOutput> }> => {
+      const log = join(root, `strace-${Math.random().toString(36).slice(2)}`);
+      const r = await execa('strace', ['-f', '-qq', '-e', 'trace=execve', '-e', 'status=successful', '-o', log, 'sh', '-s'], { input: script, reject: false });
+      const names = readFileSync(log, 'utf8')
+        .split('\n')
+        .map((l) => /execve\("([^"]+)"/.exec(l)?.[1])
+        .filter((x): x is string => !!x)
+        .map((x) => x.replace(/.*\//, ''));
+      return { names, out: parseScriptOutput(r.stdout) };
+    };
+    const first = await execs();
+    expect(first.out.events.filter((e) => e.op === 'added').map((e) => e.sha256).sort()).toEqual(certs.map((c) => sha256Hex(c.certDer)).sort());
+    expect(first.names.filter((n) => n === 'certutil')).toHaveLength(2);
+    expect([...new Set(first.names)].sort()).toEqual(['certutil', 'chmod', 'mkdir', 'mktemp', 'rm', 'sh']);
+    expect(first.out.states[1]!.certs.map((c) => c.trust)).toEqual(['P,P,P', 'P,P,P', 'P,P,P']);
+    const again = await execs();
+    expect(again.names).toEqual(['sh', 'certutil']);
+    expect(again.out.events).toEqual([]);
+    expect(again.out.states.map((st) => st.certs.length)).toEqual([3, 3]);
   });
 
   it('the ssl-user database defaults to $SYSTEMTAP_DIR/ssl/client like stap', async () => {
