@@ -137,37 +137,36 @@ export interface CertDetail {
   subject?: string;
 }
 
-/** Per-certificate certinfo, trust and subject from `certutil -L -n <nick>` text, keyed by SHA-256 (hex). */
+const SERIAL_LINE = /^[ \t]*(Serial Number:[^\n]*)\n?([^\n]*)/m;
+const SHA256_LINE = /^[ \t]*Fingerprint \(SHA-256\):[ \t]*([^\n]*)\n?([^\n]*)/m;
+const SUBJECT_LINE = /^[ \t]*Subject:([^\n]*)/m;
+const TRUST_HEADER = /^[ \t]*Certificate Trust Flags:[ \t]*$/m;
+
+/**
+ * Per-certificate certinfo, trust and subject from `certutil -L -n <nick>` text, keyed by SHA-256 (hex).
+ * The listing comes raw from every client (key and signature hex dumps included): a few anchored searches
+ * per certificate instead of a pass over every line keep the controller's share per client small.
+ */
 export function parseCertutilDetails(text: string): Map<string, CertDetail> {
   const out = new Map<string, CertDetail>();
   for (const block of text.split(/^Certificate:\s*$/m).slice(1)) {
-    const lines = block.split('\n');
-    let sha = '';
-    let certinfo: string | undefined;
-    let subject: string | undefined;
+    const fp = SHA256_LINE.exec(block);
+    const sha = fp ? (fp[1]!.trim() || fp[2]!.trim()).replace(/:/g, '').toLowerCase() : '';
+    if (!/^[0-9a-f]{64}$/.test(sha)) continue;
+    const serial = SERIAL_LINE.exec(block);
+    const certinfo = serial ? certinfoFromSerialText(serial[1]!.trim(), serial[2]!) : undefined;
+    const subj = SUBJECT_LINE.exec(block);
+    const subject = subj ? subj[1]!.trim().replace(/^"|"$/g, '') : undefined;
     const cats: Record<string, string[]> = {};
-    let cat: string | undefined;
-    let inTrust = false;
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i]!;
-      const t = line.trim();
-      if (t.startsWith('Serial Number:') && certinfo === undefined) {
-        certinfo = certinfoFromSerialText(t, lines[i + 1] ?? '');
-      } else if (t.startsWith('Fingerprint (SHA-256):')) {
-        const rest = t.slice('Fingerprint (SHA-256):'.length).trim() || (lines[i + 1] ?? '').trim();
-        sha = rest.replace(/:/g, '').toLowerCase();
-      } else if (t.startsWith('Subject:') && subject === undefined) {
-        subject = t.slice(8).trim().replace(/^"|"$/g, '');
-      } else if (t === 'Certificate Trust Flags:') {
-        inTrust = true;
-      } else if (inTrust && /^(SSL|Email|Object Signing) Flags:$/.test(t)) {
-        cat = t;
-        cats[cat] = [];
-      } else if (inTrust && cat && t !== '') {
-        cats[cat]!.push(t);
+    const th = TRUST_HEADER.exec(block);
+    if (th) {
+      let cat: string | undefined;
+      for (const line of block.slice(th.index + th[0].length).split('\n')) {
+        const t = line.trim();
+        if (/^(SSL|Email|Object Signing) Flags:$/.test(t)) cats[(cat = t)] = [];
+        else if (cat && t !== '') cats[cat]!.push(t);
       }
     }
-    if (!/^[0-9a-f]{64}$/.test(sha)) continue;
     const trust = ['SSL Flags:', 'Email Flags:', 'Object Signing Flags:'].map((c) => trustLettersOf(cats[c] ?? [])).join(',');
     out.set(sha, { certinfo: certinfo ?? 'unknown', trust, subject });
   }
