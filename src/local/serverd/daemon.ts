@@ -17,6 +17,7 @@ import { ReadinessReporter } from './readiness.js';
 import { handleConnection, type ConnectionContext } from './connection.js';
 import { WorkQueue } from './queue.js';
 import { trustOwnCertificate } from './self-trust.js';
+import { withHugePages } from './locale.js';
 
 export interface RunningServer {
   port: number;
@@ -140,7 +141,7 @@ export async function startServerd(opts: ServerdOptions, log: Logger, env: NodeJ
       maxRequestSize: opts.maxRequestSize,
       compileTimeoutMs: opts.compileTimeoutSec * 1000,
       tmpParent: opts.tmpDir,
-      serverEnv: env,
+      serverEnv: opts.hugePages ? withHugePages(env) : env,
       serverHome: env.HOME || homedir(),
       signingKey: () => creds.keyPem,
       log: (m) => log.log(m),

@@ -50,6 +50,20 @@ export function filterLocale(text: string): LocaleFilterResult {
   return { accepted, messages };
 }
 
+/**
+ * glibc's malloc tunable for transparent huge pages. Why: each stap run parses ~500 tapset files into
+ * ~100 MB of heap, and faulting that in 4 KiB pages is about a third of a -p2 compile; with 2 MiB pages
+ * (THP in "madvise" or "always" mode) the system time halves. The output does not change.
+ */
+export const HUGE_PAGE_TUNABLE = 'glibc.malloc.hugetlb=1';
+
+/** The server's environment with the huge-page tunable added, unless the admin already set that tunable. */
+export function withHugePages(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const current = env.GLIBC_TUNABLES ?? '';
+  if (/(^|:)glibc\.malloc\.hugetlb=/.test(current)) return env;
+  return { ...env, GLIBC_TUNABLES: current ? `${current}:${HUGE_PAGE_TUNABLE}` : HUGE_PAGE_TUNABLE };
+}
+
 /** The environment for stap: the server's own, with the accepted locale variables replacing its values. */
 export function stapEnvironment(serverEnv: NodeJS.ProcessEnv, accepted: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {};

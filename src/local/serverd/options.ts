@@ -35,6 +35,8 @@ export interface ServerdOptions {
   compileTimeoutSec: number;
   /** Add stap.cert to the server user's client trust database with certutil (as stap-serverd does). */
   trustSelf: boolean;
+  /** Ask glibc to back stap's heap with transparent huge pages (GLIBC_TUNABLES glibc.malloc.hugetlb=1). */
+  hugePages: boolean;
   /** Identical-request cache: entries (0 = off) and seconds an answer stays valid. */
   responseCacheEntries: number;
   responseCacheTtlSec: number;
@@ -96,6 +98,7 @@ export function buildCommand(stapOptions: string[] = []): Command {
     .option('--request-timeout <sec>', 'seconds a client may take to send its request', parseNumber('request-timeout', 86400), DEFAULT_REQUEST_TIMEOUT_SEC)
     .option('--compile-timeout <sec>', 'seconds one stap run may take', parseNumber('compile-timeout', 86400 * 7), DEFAULT_COMPILE_TIMEOUT_SEC)
     .option('--no-trust-self', "do not add stap.cert to the server user's client trust database")
+    .option('--no-huge-pages', "run stap without GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (transparent huge pages for its heap)")
     .option('--response-cache <n>', 'answers of identical requests kept (0 = off)', parseNumber('response-cache', 100_000), DEFAULT_RESPONSE_CACHE_ENTRIES)
     .option('--response-cache-ttl <sec>', 'seconds a cached answer stays valid', parseNumber('response-cache-ttl', 86400 * 30), DEFAULT_RESPONSE_CACHE_TTL_SEC)
     .helpOption('-h, --help', 'display help')
@@ -154,6 +157,7 @@ export function parseServerdArgs(argv: string[], env: NodeJS.ProcessEnv = proces
     requestTimeoutSec: o.requestTimeout as number,
     compileTimeoutSec: o.compileTimeout as number,
     trustSelf: o.trustSelf !== false,
+    hugePages: o.hugePages !== false,
     responseCacheEntries: o.responseCache as number,
     responseCacheTtlSec: o.responseCacheTtl as number,
   };

@@ -193,6 +193,22 @@ describe('stap failures', () => {
   });
 });
 
+describe('stap environment', () => {
+  it('runs stap with glibc.malloc.hugetlb=1 unless --no-huge-pages, and the client sees stap\'s own output', async () => {
+    const rel = installedRelease();
+    const envStap = join(scratch, 'env-stap');
+    writeFileSync(envStap, '#!/bin/sh\necho "tunables=${GLIBC_TUNABLES-unset}"\n', { mode: 0o755 });
+    const ask = async (extra: string[]): Promise<string | undefined> => {
+      const d = await start(['--ssl', join(scratch, 'ssl8'), '-r', rel, '--stap', envStap, '--response-cache', '0', ...extra]);
+      const z = await readZip((await rawTls('127.0.0.1', d.ready.port!, frame(goodRequest(rel, ['-p2', '-eprobe begin {}'])))).response);
+      await d.stop();
+      return z.get('stdout')?.toString();
+    };
+    expect(await ask([])).toBe('tunables=glibc.malloc.hugetlb=1\n');
+    expect(await ask(['--no-huge-pages'])).toBe('tunables=unset\n');
+  });
+});
+
 describe('self trust', () => {
   it("adds stap.cert to the server user's client trust database (P,P,P), as stap-serverd does", async () => {
     const home = serverScratch('sf-serverd-home-', ids);

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { filterLocale, stapEnvironment } from '../../../src/local/serverd/locale.js';
+import { filterLocale, stapEnvironment, withHugePages } from '../../../src/local/serverd/locale.js';
 import { buildStapArgs, requestedPrivilege, needsSignature } from '../../../src/local/serverd/command.js';
 import { compareVersions, hashForClientVersion } from '../../../src/local/serverd/version.js';
 import { parseServerdArgs, DEFAULT_MAX_COMPRESSED_REQUEST, DEFAULT_MAX_REQUEST_SIZE } from '../../../src/local/serverd/options.js';
@@ -27,6 +27,15 @@ describe('locale filtering (stap-serverd get_stap_locale)', () => {
   });
   it('overrides the server environment only with accepted variables', () => {
     expect(stapEnvironment({ PATH: '/bin', LANG: 'de' }, { LANG: 'C' })).toEqual({ PATH: '/bin', LANG: 'C' });
+  });
+});
+
+describe('huge pages for stap (GLIBC_TUNABLES)', () => {
+  it('adds glibc.malloc.hugetlb=1, appends to other tunables, and keeps an admin-set hugetlb value', () => {
+    expect(withHugePages({ PATH: '/bin' }).GLIBC_TUNABLES).toBe('glibc.malloc.hugetlb=1');
+    expect(withHugePages({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }).GLIBC_TUNABLES).toBe('glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1');
+    expect(withHugePages({ GLIBC_TUNABLES: 'glibc.malloc.hugetlb=0' }).GLIBC_TUNABLES).toBe('glibc.malloc.hugetlb=0');
+    expect(withHugePages({ GLIBC_TUNABLES: 'x=1:glibc.malloc.hugetlb=2' }).GLIBC_TUNABLES).toBe('x=1:glibc.malloc.hugetlb=2');
   });
 });
 
