@@ -5,7 +5,12 @@
  * (execa) and on a client host over SSH (`Connection.run('sh -s', { stdin })`, with sudo when root is
  * needed). Scripts carry certificates as PEM (base64 charset only) and fingerprints as hex; the only
  * free-form strings (directory paths) always go through shQuote. Scripts print `@@`-prefixed records
- * that parseDump() turns back into typed state, so the controller verifies by reading the databases.
+ * (certutil's raw listings among them) that parseScriptOutput() turns back into typed state, so the
+ * controller verifies by reading the databases.
+ *
+ * Every process a script starts is CPU that each client of a fleet pays, on hosts that may share cores:
+ * the enrollment path starts one certutil listing per database and stap or one certutil batch, and
+ * nothing else on the common paths (test/trust/nss.test.ts counts them).
  *
  * Several certificates share the nickname `stap-server` in one database (NSS groups them by subject), and
  * `certutil -D -n` deletes just one "best" match, so revoking exports every certificate first, deletes
