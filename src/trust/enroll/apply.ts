@@ -64,7 +64,9 @@ async function runScript(conn: Connection, script: string, root: boolean, req: E
   if (sudo && req.sudo === 'never') {
     throw new ClientError('failed', `${conn.target.name}: ${'signer/all-users trust needs root'}; login user is '${conn.user}' and --sudo never`);
   }
-  const r = await conn.run('sh -s', { stdin: script, sudo: sudo || (root && req.sudo === 'always'), timeoutMs: req.commandTimeoutMs });
+  const viaSudo = sudo || (root && req.sudo === 'always');
+  // `exec`: a login shell like dash would otherwise fork and wait for sh (sudo runs sh itself).
+  const r = await conn.run(viaSudo ? 'sh -s' : 'exec sh -s', { stdin: script, sudo: viaSudo, timeoutMs: req.commandTimeoutMs });
   if (r.timedOut) throw new ClientError('timeout', `${conn.target.name}: trust script timed out after ${req.commandTimeoutMs} ms`);
   const out = parseScriptOutput(r.stdout);
   if (out.errors.length) throw new ClientError('failed', `${conn.target.name}: ${out.errors.join('; ')}`);

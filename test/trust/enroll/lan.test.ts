@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, chownSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, chownSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
@@ -207,6 +207,25 @@ describe('stap-fleet trust on the LAN', () => {
     }
     const ok = await compile(clients[2]!, `${victim.addr}:${victim.port}`);
     expect(ok.exitCode, ok.out).toBe(0);
+  });
+
+  it('--method certutil into a database that does not exist yet: one batch creates it, 0644 like stap\'s, and the client\'s stap uses it', async () => {
+    const s = servers[0]!;
+    const base = '/var/lib/stap-server/fresh-certutil'; // per host in the LAN views; nothing there yet
+    const r = await fleetTrust([clientSet(), '--method', 'certutil', '--systemtap-dir', base, '--server', `${s.addr}:${s.port}`, '--json']);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    for (const c of r.doc!.clients) {
+      expect(Object.values(c.cells)).toEqual(['added']);
+      expect(Object.values(c.detail).flat().map((d) => [d.dir, d.method])).toEqual([[`${base}/ssl/client`, 'certutil']]);
+    }
+    for (const c of clients) {
+      expect(await dbCertinfos(c, `${base}/ssl/client`)).toEqual([s.certinfo]);
+      for (const f of ['cert9.db', 'key4.db']) expect(statSync(c.path(`${base}/ssl/client/${f}`)).mode & 0o777).toBe(0o644);
+    }
+    const ok = await clients[1]!.exec(['stap', `--use-server=${s.addr}:${s.port}`, '-r', RELEASE, '-p2', '-e', SCRIPT], { env: { SYSTEMTAP_DIR: base }, timeoutMs: 60_000 });
+    expect(ok.exitCode, ok.stdout + ok.stderr).toBe(0);
+    const again = await fleetTrust([clientSet(), '--method', 'certutil', '--systemtap-dir', base, '--server', `${s.addr}:${s.port}`, '--json']);
+    expect(again.doc!.noChange).toBe(true);
   });
 
   it('--signer --all-users puts the certificate in each client\'s /etc/systemtap/staprun; a .sgn made with that server\'s key verifies against it', async () => {
