@@ -19,7 +19,7 @@ fi
 
 DEBS=(avahi-daemon avahi-utils dbus iputils-ping iproute2 util-linux procps
       systemtap systemtap-client systemtap-server libnss3-tools openssh-server openssh-client
-      pdsh clustershell hyperfine zip unzip openssl linux-headers-amd64)
+      pdsh clustershell hyperfine zip unzip openssl linux-headers-amd64 sudo)
 missing=()
 for p in "${DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
