@@ -3,7 +3,7 @@
  * view. Everything run "on" the host enters the anchor's namespaces with nsenter.
  */
 import { type ChildProcess, type StdioOptions, spawn as nodeSpawn } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, type RunResult, killGroup, isAlive, sleep, waitFor } from './proc.js';
 import { VIEW_MOUNTS, canonicalViewPath, lookupUser } from './views.js';
@@ -97,6 +97,11 @@ export class LanHost {
       if (m.owner === 'stap-server') chownSync(backing, stapUser.uid, stapUser.gid);
       args.push(backing, m.path);
     }
+    // Like a Debian install, the host resolves its own name (127.0.1.1): sudo looks its host name up (Debian
+    // builds it with fqdn) and otherwise prints "unable to resolve host hN" on every call.
+    const hostsFile = join(this.dir, 'fs', 'hosts');
+    writeFileSync(hostsFile, `${readFileSync('/etc/hosts', 'utf8').trimEnd()}\n127.0.1.1\t${this.name}\n`, { mode: 0o644 });
+    args.push(hostsFile, '/etc/hosts');
     // Bind-mount each pair, then report and park. Arguments are passed as argv, never spliced into the script.
     const script =
       'set -e; hostname "$0"; while [ $# -gt 0 ]; do mount --bind "$1" "$2"; shift 2; done; echo ready; exec sleep infinity';
@@ -174,6 +179,37 @@ export class LanHost {
     this.children.add(child);
     child.on('exit', () => this.children.delete(child));
     return child;
+  }
+
+  // --- sudo --------------------------------------------------------------------------------------------
+
+  /**
+   * Lets `user` run `commands` (absolute paths, optionally with arguments, or 'ALL') as root without a password,
+   * on this host only: the rule goes to the host's private /etc/sudoers.d and is checked with visudo there.
+   * Real sudo needs nothing else in a host: PAM (pam_unix, pam_limits) and the audit/syslog calls work or are
+   * skipped silently in a namespace, there is no tty so use_pty does not apply, and /run/sudo timestamps are
+   * not used by NOPASSWD rules. Returns the rule file's path inside the view.
+   */
+  async allowSudo(user: string, commands: string[] | 'ALL'): Promise<string> {
+    lookupUser(user);
+    const cmds = commands === 'ALL' ? 'ALL' : commands.map((c) => c.replace(/([,:=\\])/g, '\\$1')).join(', ');
+    const file = `/etc/sudoers.d/lan-${user.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+    const text = `# written by the test LAN harness for ${this.name}\n${user} ALL=(root) NOPASSWD: ${cmds}\n`;
+    const real = this.path(file);
+    writeFileSync(real + '.tmp', text, { mode: 0o440 });
+    chmodSync(real + '.tmp', 0o440);
+    const check = await this.exec(['visudo', '-c', '-f', file + '.tmp']);
+    if (check.exitCode !== 0) {
+      rmSync(real + '.tmp', { force: true });
+      throw new Error(`${this.name}: sudoers rule rejected by visudo: ${check.stdout}${check.stderr}`);
+    }
+    renameSync(real + '.tmp', real);
+    return file;
+  }
+
+  /** Removes the rule allowSudo wrote for `user` on this host. */
+  revokeSudo(user: string): void {
+    rmSync(this.path(`/etc/sudoers.d/lan-${user.replace(/[^A-Za-z0-9_-]/g, '_')}`), { force: true });
   }
 
   // --- avahi ---------------------------------------------------------------------------------------------

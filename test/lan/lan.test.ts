@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { createLan, withLan, type Lan } from './index.js';
+import { createLan, withLan, type Lan, type LanHost } from './index.js';
 import { run, isAlive, waitFor } from './proc.js';
 import { listNamespaces, slotFile, SLOTS_DIR } from './slots.js';
 
@@ -138,6 +138,49 @@ describe('test LAN harness', () => {
       expect(u.exitCode, u.stderr).toBe(0);
       expect(u.stdout.split('\n').slice(0, 3)).toEqual(['h2', 'h2-only', 'stap-server']);
     } finally {
+      rmSync(keyDir, { recursive: true, force: true });
+    }
+  });
+
+  it('runs real sudo on one host only: a rule in its private /etc/sudoers.d, used over its sshd', async () => {
+    const user = 'lansudo';
+    try {
+      execFileSync('id', [user], { stdio: 'ignore' });
+    } catch {
+      execFileSync('useradd', ['-M', '-d', '/', '-s', '/bin/sh', user]);
+    }
+    execFileSync('usermod', ['-d', '/', '-p', '*', user]); // unlocked for key login (sshd with UsePAM no)
+    const keyDir = mkdtempSync(join(tmpdir(), 'lan-sudo-'));
+    const [h1, , h3] = lan.hosts as [LanHost, LanHost, LanHost];
+    try {
+      const key = join(keyDir, 'id');
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+      const info = await h3.startSshd({ authorizedKeys: [readFileSync(`${key}.pub`, 'utf8')] });
+      writeFileSync(join(keyDir, 'known_hosts'), info.knownHostsLine + '\n');
+      const ssh = (command: string) =>
+        h1.exec(['ssh', '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-i', key, '-o', `UserKnownHostsFile=${join(keyDir, 'known_hosts')}`,
+          '-o', 'GlobalKnownHostsFile=/dev/null', `${user}@${h3.ip}`, command], { timeoutMs: 15_000 });
+      const before = await ssh('sudo -n -- /usr/bin/id -u');
+      expect(before.exitCode).toBe(1);
+      expect(before.stderr.trim()).toBe('sudo: a password is required');
+      const file = await h3.allowSudo(user, ['/usr/bin/id']);
+      expect(file).toBe(`/etc/sudoers.d/lan-${user}`);
+      const st = await h3.exec(['stat', '-c', '%u %a', file]);
+      expect(st.stdout.trim()).toBe('0 440');
+      const r = await ssh('sudo -n -- /usr/bin/id -u');
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout.trim()).toBe('0');
+      // the host resolves its own name: no "unable to resolve host" warning from sudo
+      expect(r.stderr).toBe('');
+      // only the allowed command, only on that host, never on the real machine
+      expect((await ssh('sudo -n -- /usr/bin/true')).stderr).toMatch(/a password is required/);
+      expect((await h1.exec(['sudo', '-n', '-l', '-U', user])).stdout).toMatch(/not allowed to run sudo/);
+      expect(existsSync(`/etc/sudoers.d/lan-${user}`)).toBe(false);
+      await expect(h3.allowSudo(user, ['not-absolute'])).rejects.toThrow(/rejected by visudo/);
+      h3.revokeSudo(user);
+      expect((await ssh('sudo -n -- /usr/bin/id -u')).exitCode).toBe(1);
+    } finally {
+      await h3.stopSshd();
       rmSync(keyDir, { recursive: true, force: true });
     }
   });

@@ -23,6 +23,8 @@ export const VIEW_MOUNTS: readonly ViewMount[] = [
   { path: '/run/dbus', backing: 'run-dbus', owner: 'root', mode: 0o755 },
   { path: '/var/lib/stap-server', backing: 'var-lib-stap-server', owner: 'stap-server', mode: 0o755 },
   { path: '/root/.systemtap', backing: 'root-systemtap', owner: 'root', mode: 0o700 },
+  // Empty per host: a test allows sudo on one host only (LanHost.allowSudo), never on the real machine.
+  { path: '/etc/sudoers.d', backing: 'etc-sudoers-d', owner: 'root', mode: 0o755 },
 ];
 
 /** Normalises /var/run/... to /run/... (the same directory on Debian). */
