@@ -104,7 +104,7 @@ describe('stap-fleet on the test LAN', () => {
 
   async function serversOn(h: LanHost) {
     const r = await h.exec(['node', STAP_SERVER, 'status', '--json']);
-    return (JSON.parse(r.stdout) as { servers: { pid: number; state: string; releases: string[] }[] }).servers;
+    return (JSON.parse(r.stdout) as { servers: { pid: number; state: string; releases: string[]; statFile: string }[] }).servers;
   }
 
   it('status of 10 hosts without servers lists every host, exit 0', async () => {
@@ -291,23 +291,68 @@ describe('stap-fleet on the test LAN', () => {
     expect(readFileSync(join(lan.host('h2').dir, 'sshd', 'sshd.log'), 'utf8').split('Accepted publickey').length - before).toBe(1);
   });
 
-  it('a non-root login runs service actions through sudo -n (status without)', async () => {
+  it('a non-root login: actions through real sudo -n where a NOPASSWD rule allows them, a clear sudo failure where none does; status and --sudo never without sudo', async () => {
     try {
       execFileSync('id', ['bench'], { stdio: 'ignore' });
     } catch {
       execFileSync('useradd', ['-m', '-s', '/bin/sh', 'bench']);
     }
-    execFileSync('usermod', ['-p', '*', 'bench']);
-    const as = (extra: string[]) =>
-      ctl.exec(['node', FLEET, ...extra.slice(0, 1), '--identity', join(dir, 'id'), '--known-hosts', knownHosts, '--global-known-hosts', '/dev/null', '--remote-command', remote, '-l', 'bench', '-F', '/dev/null', '--no-mdns', '-i', inventory, '--json', ...extra.slice(1), 'h2'], { env: { SSH_AUTH_SOCK: '' } });
-    const status = await as(['status']);
-    expect(status.exitCode, status.stdout + status.stderr).toBe(0);
-    const stop = JSON.parse((await as(['stop'])).stdout) as ActionDoc;
-    // This machine has no sudo: the attempt shows in the host's stderr and the host failed.
-    expect(stop.hosts[0]!.category).toBe('failed');
-    expect(stop.hosts[0]!.stderr).toMatch(/sudo/);
-    const never = JSON.parse((await as(['stop', '--sudo', 'never'])).stdout) as ActionDoc;
-    expect(never.hosts[0]!.stderr).not.toMatch(/sudo/);
+    execFileSync('usermod', ['-p', '*', 'bench']); // unlocked for key login (sshd with UsePAM no)
+    const h2 = lan.host('h2');
+    const h3 = lan.host('h3');
+    const as = (cmd: string, opts: string[], targets: string, after: string[] = []) =>
+      ctl.exec(
+        ['node', FLEET, cmd, '--identity', join(dir, 'id'), '--known-hosts', knownHosts, '--global-known-hosts', '/dev/null', '--remote-command', remote,
+          '-l', 'bench', '-F', '/dev/null', '--no-mdns', '-i', inventory, '-u', '60', ...opts, targets, ...after],
+        { env: { SSH_AUTH_SOCK: '' }, timeoutMs: 90_000 },
+      );
+    const byName = (doc: ActionDoc) => new Map(doc.hosts.map((h) => [h.name, h]));
+    const running = async (h: LanHost) => (await serversOn(h)).filter((x) => x.state === 'running');
+    // h2 lets bench run exactly the stap-server command as root; h3 has no rule for bench.
+    await h2.allowSudo('bench', [remote]);
+    try {
+      // status reads as the login user on both hosts: no sudo, so no rule needed
+      const status = await as('status', ['--json'], 'h2,h3');
+      expect(status.exitCode, status.stdout + status.stderr).toBe(0);
+      expect((JSON.parse(status.stdout) as StatusDoc).hosts.map((h) => h.category)).toEqual(['ok', 'ok']);
+
+      const start = await as('start', ['--json'], 'h2,h3', ['--', '-r', REL]);
+      const started = byName(JSON.parse(start.stdout) as ActionDoc);
+      expect(started.get('h2')!.category, start.stdout).toBe('ok');
+      const refused = started.get('h3')!;
+      expect(refused.category).toBe('failed');
+      expect(refused.exitCode).toBe(1);
+      expect(refused.stderr.trim()).toBe('sudo: a password is required');
+      expect(refused.shortMessage).toMatch(/^h3: sudo -n did not run the command as root for 'bench': a password is required \(allow the command without a password/);
+      // sudo -n refuses at once instead of waiting for a password nobody types
+      expect((JSON.parse(start.stdout) as { hosts: { name: string; durationMs: number }[] }).hosts.find((h) => h.name === 'h3')!.durationMs).toBeLessThan(COMMAND_S * 1000);
+      expect(start.exitCode).toBe(3);
+      // verified on the hosts themselves: h2 runs the server, started by root (root-owned stat file, as
+      // bench could not have written /run/stap-server); h3 runs none
+      const h2Servers = await serversOn(h2);
+      expect(h2Servers.filter((x) => x.state === 'running').map((x) => x.releases)).toEqual([[REL]]);
+      expect((await h2.exec(['stat', '-c', '%U', h2Servers[0]!.statFile])).stdout.trim()).toBe('root');
+      expect(await running(h3)).toEqual([]);
+
+      // --sudo never: the action runs as bench itself and fails on root's state; sudo is not involved
+      const never = byName(JSON.parse((await as('stop', ['--json', '--sudo', 'never'], 'h2')).stdout) as ActionDoc).get('h2')!;
+      expect(never.category).toBe('failed');
+      expect(never.stderr + never.shortMessage).not.toMatch(/sudo/);
+      expect(await running(h2)).toHaveLength(1);
+
+      // text output: the stop through sudo on h2, sudo's refusal on h3 in its own block
+      const stop = await as('stop', [], 'h2,h3');
+      expect(stop.stdout).toMatch(/^---------------- h3 \(1\) exit code 1 ----------------\nsudo: a password is required$/m);
+      expect(stop.stdout).toMatch(/^---------------- h2 \(1\) ok ----------------$/m);
+      expect(stop.exitCode).toBe(3);
+      expect(await running(h2)).toEqual([]);
+    } finally {
+      h2.revokeSudo('bench');
+      await h2.exec(['node', STAP_SERVER, 'stop'], { timeoutMs: 60_000 });
+    }
+    // the rule is gone: h2 refuses like h3 did
+    const after = byName(JSON.parse((await as('start', ['--json'], 'h2', ['--', '-r', REL])).stdout) as ActionDoc).get('h2')!;
+    expect(after.shortMessage).toMatch(/^h2: sudo -n did not run the command as root for 'bench': a password is required/);
   });
 
   it('the openssh transport gives the same categories', async () => {

@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sudoWrap } from './ssh2.js';
+import { sudoRefusal, sudoRefusalMessage, sudoWrap } from './sudo.js';
 import { ConnectError } from './types.js';
 import type { ConnectOptions, Connection, HostCategory, HostTarget, RemoteCommandResult, RunOptions, Transport } from './types.js';
 
@@ -130,6 +130,7 @@ class OpenSshConnection implements Connection {
     const host = this.target.name;
     const timedOut = !!r.timedOut;
     const category: HostCategory = timedOut ? 'timeout' : exitCode === 255 ? classifySshError(String(r.stderr)).category : exitCode === 0 ? 'ok' : 'failed';
+    const refused = full !== command && category === 'failed' ? sudoRefusal(exitCode, String(r.stderr ?? '')) : undefined;
     return {
       host,
       command: full,
@@ -144,11 +145,13 @@ class OpenSshConnection implements Connection {
       shortMessage:
         category === 'ok'
           ? undefined
-          : timedOut
-            ? `${host}: command timed out after ${opts.timeoutMs} ms: ${full}`
-            : exitCode === 255
-              ? `${host}: ssh: ${sshErrorSummary(String(r.stderr))}`
-              : `${host}: command exited with code ${exitCode}: ${full}`,
+          : refused
+            ? sudoRefusalMessage(host, this.user, refused)
+            : timedOut
+              ? `${host}: command timed out after ${opts.timeoutMs} ms: ${full}`
+              : exitCode === 255
+                ? `${host}: ssh: ${sshErrorSummary(String(r.stderr))}`
+                : `${host}: command exited with code ${exitCode}: ${full}`,
     };
   }
 

@@ -14,6 +14,7 @@ import {
   recordHostKey,
   verifyHostKey,
 } from './known-hosts.js';
+import { sudoRefusal, sudoRefusalMessage, sudoWrap } from './sudo.js';
 import { ConnectError } from './types.js';
 import type { ConnectOptions, Connection, HostTarget, RemoteCommandResult, RunOptions, Transport } from './types.js';
 
@@ -251,9 +252,7 @@ function forward(client: Ssh2Client, next: HostTarget, finalTarget: HostTarget, 
   });
 }
 
-export function sudoWrap(command: string, user: string, sudo: boolean | undefined): string {
-  return sudo && user !== 'root' ? `sudo -n -- ${command}` : command;
-}
+export { sudoWrap } from './sudo.js';
 
 class Ssh2Connection implements Connection {
   constructor(
@@ -285,15 +284,18 @@ class Ssh2Connection implements Connection {
         const durationMs = performance.now() - t0;
         const failed = timedOut || !!channelError || exitCode !== 0;
         const category = timedOut ? 'timeout' : channelError && exitCode === null ? 'unreachable' : failed ? 'failed' : 'ok';
-        const shortMessage = timedOut
-          ? `${host}: command timed out after ${opts.timeoutMs} ms: ${full}`
-          : channelError
-            ? `${host}: ${channelError}`
-            : signal
-              ? `${host}: command killed by signal ${signal}: ${full}`
-              : exitCode !== 0
-                ? `${host}: command exited with code ${exitCode}: ${full}`
-                : undefined;
+        const refused = full !== command && !timedOut && !channelError ? sudoRefusal(exitCode, stderr) : undefined;
+        const shortMessage = refused
+          ? sudoRefusalMessage(host, this.user, refused)
+          : timedOut
+            ? `${host}: command timed out after ${opts.timeoutMs} ms: ${full}`
+            : channelError
+              ? `${host}: ${channelError}`
+              : signal
+                ? `${host}: command killed by signal ${signal}: ${full}`
+                : exitCode !== 0
+                  ? `${host}: command exited with code ${exitCode}: ${full}`
+                  : undefined;
         resolve({ host, command: full, exitCode, signal, stdout, stderr, failed, timedOut, durationMs, category, shortMessage });
       };
       this.client.exec(full, (err, stream) => {
