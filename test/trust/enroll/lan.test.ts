@@ -252,7 +252,7 @@ describe('stap-fleet trust on the LAN', () => {
     expect(verifyModuleFile(ko, der!).ok).toBe(false);
   });
 
-  it('a non-root login: per-user trust lands in that user\'s database; signer trust without root is a clear failure', async () => {
+  it('a non-root login: per-user trust lands in that user\'s database; signer/all-users trust through real sudo where a rule allows it, a clear failure where none does', async () => {
     const user = 'trusttest';
     const home = `/var/lib/stap-server/${user}`; // a per-host directory in the LAN views
     try {
@@ -282,10 +282,67 @@ describe('stap-fleet trust on the LAN', () => {
       expect(c.category).toBe('failed');
       expect(c.message).toMatch(/signer\/all-users trust needs root; login user is 'trusttest'/);
     }
-    // sudo -n cannot help here (no sudo on these hosts): reported with the same hint, nothing written
-    const auto = await fleetTrust([clientSet(), '-l', user, '--signer', '--server', `${s.addr}:${s.port}`, '--json']);
-    expect(auto.exitCode).toBe(3);
-    for (const c of auto.doc!.clients) expect(c.message).toMatch(/need root/);
+    // Real sudo: the first half of the clients lets the user run the enrollment shell as root without a
+    // password (the rule the docs give); the second half has no rule. --ssl --all-users --signer: both
+    // root databases (--signer alone is the signer database only, as with stap --trust-servers). One of the first half has no root
+    // databases yet, so they are created through sudo.
+    const withRule = clients.slice(0, N_CLIENTS / 2);
+    const without = clients.slice(N_CLIENTS / 2);
+    for (const c of withRule) await c.allowSudo(user, ['/bin/sh -s']);
+    const fresh = withRule[0]!;
+    await fresh.exec(['rm', '-rf', '/etc/systemtap/staprun', '/etc/systemtap/ssl/client']);
+    try {
+      const auto = await fleetTrust([clientSet(), '-l', user, '--ssl', '--all-users', '--signer', '--server', `${s.addr}:${s.port}=${s.certinfo}`, '--json']);
+      expect(auto.exitCode, auto.stdout + auto.stderr).toBe(3);
+      const by = new Map(auto.doc!.clients.map((c) => [c.client, c]));
+      for (const c of withRule) {
+        const out = by.get(c.name)!;
+        expect(out.category, `${c.name}: ${out.message}`).toBe('ok');
+        expect(Object.values(out.cells)).toEqual(['added']);
+        // the client's own stap (run as root by sudo) added the trust
+        expect(Object.values(out.detail).flat().map((d) => [d.dir, d.method]).sort()).toEqual([
+          ['/etc/systemtap/ssl/client', 'stap'],
+          ['/etc/systemtap/staprun', 'stap'],
+        ]);
+        // independently, on the host: both root databases hold the server's certificate, root-owned and readable
+        expect(await dbCertinfos(c, '/etc/systemtap/staprun')).toContain(s.certinfo);
+        expect(await dbCertinfos(c, '/etc/systemtap/ssl/client')).toContain(s.certinfo);
+        for (const d of ['/etc/systemtap/staprun', '/etc/systemtap/ssl/client']) {
+          expect((await c.exec(['stat', '-c', '%u %a', d])).stdout.trim(), `${c.name} ${d}`).toBe('0 755');
+          for (const f of ['cert9.db', 'key4.db']) expect((await c.exec(['stat', '-c', '%u %a', `${d}/${f}`])).stdout.trim(), `${c.name} ${d}/${f}`).toBe('0 644');
+        }
+      }
+      expect(await dbCertinfos(fresh, '/etc/systemtap/staprun')).toEqual([s.certinfo]);
+      // stap on that host trusts the server through the all-users database sudo wrote, and nothing else
+      // (an empty SYSTEMTAP_DIR of its own). As root: SystemTap 4.8's client opens every database it
+      // reads read-write, so a non-root user's stap fails on this root-owned one (SEC_ERROR_READ_ONLY,
+      // as with a database stap --trust-servers=ssl,all-users made itself; docs/trust.md).
+      await fresh.exec(['rm', '-rf', '/var/lib/stap-server/stapdir-empty']);
+      const viaAllUsers = await fresh.exec(['stap', `--use-server=${s.addr}:${s.port}`, '-r', RELEASE, '-p2', '-e', SCRIPT], { env: { SYSTEMTAP_DIR: '/var/lib/stap-server/stapdir-empty' }, timeoutMs: 60_000 });
+      expect(viaAllUsers.exitCode, viaAllUsers.stdout + viaAllUsers.stderr).toBe(0);
+      const userStap = await fresh.exec(['stap', `--use-server=${s.addr}:${s.port}`, '-r', RELEASE, '-p2', '-e', SCRIPT], { user, timeoutMs: 60_000 });
+      // ...while a user whose own database trusts the server is unaffected (stap reads that one first)
+      expect(userStap.exitCode, userStap.stdout + userStap.stderr).toBe(0);
+      // a module signed with that server's key verifies against the staprun database sudo wrote
+      const ko = join(T, 'stap_sudo.ko');
+      writeFileSync(ko, Buffer.alloc(4096, 9));
+      signModuleFile(ko, readFileSync(s.host.path(`${s.ssl}/stap.key`), 'utf8'), 'sha1');
+      const [der] = pemBlocksToDer((await fresh.exec(['certutil', '-L', '-d', 'sql:/etc/systemtap/staprun', '-n', 'stap-server', '-a'])).stdout);
+      expect(verifyModuleFile(ko, der!).ok).toBe(true);
+      // without a rule: sudo -n refuses at once, the report names sudo and the way out, nothing is written
+      for (const c of without) {
+        const out = by.get(c.name)!;
+        expect(out.category).toBe('failed');
+        expect(out.message).toMatch(new RegExp(`^${c.name}: sudo: a password is required \\(signer/all-users need root: allow passwordless sudo for the login user, or log in as root\\)$`));
+        expect(await dbCertinfos(c, '/etc/systemtap/staprun')).not.toContain(s.certinfo);
+      }
+      // a second run through sudo changes nothing
+      const again = await fleetTrust([withRule.map((c) => c.name).join(','), '-l', user, '--ssl', '--all-users', '--signer', '--server', `${s.addr}:${s.port}=${s.certinfo}`, '--json']);
+      expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+      expect(again.doc!.noChange).toBe(true);
+    } finally {
+      for (const c of withRule) c.revokeSudo(user);
+    }
   });
 
   it('--server-hosts: servers read over SSH from their host (stap-server status --json + stap.cert), checked against TLS', async () => {
