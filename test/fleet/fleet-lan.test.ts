@@ -308,8 +308,11 @@ describe('stap-fleet on the test LAN', () => {
       );
     const byName = (doc: ActionDoc) => new Map(doc.hosts.map((h) => [h.name, h]));
     const running = async (h: LanHost) => (await serversOn(h)).filter((x) => x.state === 'running');
-    // h2 lets bench run exactly the stap-server command as root; h3 has no rule for bench.
+    // h2 lets bench run exactly the stap-server command as root; h3 has no rule for bench. h2's sessions
+    // start with umask 077 (a hardened login), which sudo would pass on to the service as root.
     await h2.allowSudo('bench', [remote]);
+    const pub = readFileSync(join(dir, 'id.pub'), 'utf8');
+    await h2.startSshd({ authorizedKeys: [pub], umask: 0o077 });
     try {
       // status reads as the login user on both hosts: no sudo, so no rule needed
       const status = await as('status', ['--json'], 'h2,h3');
@@ -333,6 +336,12 @@ describe('stap-fleet on the test LAN', () => {
       expect(h2Servers.filter((x) => x.state === 'running').map((x) => x.releases)).toEqual([[REL]]);
       expect((await h2.exec(['stat', '-c', '%U', h2Servers[0]!.statFile])).stdout.trim()).toBe('root');
       expect(await running(h3)).toEqual([]);
+      // the state root wrote is readable by the login user's status (no sudo): sudo ran it with umask 022
+      const seen = await as('status', ['--json'], 'h2');
+      expect(seen.exitCode, seen.stdout + seen.stderr).toBe(0);
+      const h2Status = (JSON.parse(seen.stdout) as StatusDoc).hosts[0]!;
+      expect(h2Status.servers.map((x) => [x.verdict.startsWith('running'), x.releases]), seen.stdout).toEqual([[true, [REL]]]);
+      expect((await h2.exec(['stat', '-c', '%a', h2Servers[0]!.statFile])).stdout.trim()).toBe('644');
 
       // --sudo never: the action runs as bench itself and fails on root's state; sudo is not involved
       const never = byName(JSON.parse((await as('stop', ['--json', '--sudo', 'never'], 'h2')).stdout) as ActionDoc).get('h2')!;
@@ -347,6 +356,7 @@ describe('stap-fleet on the test LAN', () => {
       expect(stop.exitCode).toBe(3);
       expect(await running(h2)).toEqual([]);
     } finally {
+      await h2.startSshd({ authorizedKeys: [pub] });
       h2.revokeSudo('bench');
       await h2.exec(['node', STAP_SERVER, 'stop'], { timeoutMs: 60_000 });
     }

@@ -3,7 +3,7 @@ import { sudoRefusal, sudoRefusalMessage, sudoWrap } from '../../src/fleet/trans
 
 describe('sudo -n wrapping and refusals', () => {
   it('wraps only for a non-root login that wants sudo', () => {
-    expect(sudoWrap('stap-server start', 'ops', true)).toBe('sudo -n -- stap-server start');
+    expect(sudoWrap('stap-server start', 'ops', true)).toBe('umask 022; sudo -n -- stap-server start');
     expect(sudoWrap('stap-server start', 'root', true)).toBe('stap-server start');
     expect(sudoWrap('stap-server status', 'ops', false)).toBe('stap-server status');
   });

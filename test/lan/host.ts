@@ -289,7 +289,8 @@ export class LanHost {
 
   // --- sshd ----------------------------------------------------------------------------------------------
 
-  async startSshd(opts: { authorizedKeys: string[]; port?: number; timeoutMs?: number }): Promise<SshdInfo> {
+  /** umask: the file-creation mask sshd and so every session start with (as pam_umask would set it). */
+  async startSshd(opts: { authorizedKeys: string[]; port?: number; timeoutMs?: number; umask?: number }): Promise<SshdInfo> {
     const port = opts.port ?? 22;
     const d = join(this.dir, 'sshd');
     mkdirSync(d, { recursive: true, mode: 0o755 });
@@ -325,7 +326,9 @@ export class LanHost {
     );
     await this.stopSshd();
     writeFileSync(log, '');
-    const proc = this.spawn(['/usr/sbin/sshd', '-D', '-e', '-f', conf], { logFile: log });
+    const sshdArgv = ['/usr/sbin/sshd', '-D', '-e', '-f', conf];
+    const argv = opts.umask === undefined ? sshdArgv : ['sh', '-c', `umask ${opts.umask.toString(8).padStart(3, '0')} && exec "$@"`, 'sshd', ...sshdArgv];
+    const proc = this.spawn(argv, { logFile: log });
     this.sshdProc = proc;
     await waitFor(`${this.name}: sshd "Server listening"`, () => {
       if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`${this.name}: sshd exited: ${tail(log)}`);

@@ -3,9 +3,15 @@
  * from a failure of the command it would have run (both exit 1), so the host's message names sudo.
  */
 
-/** `sudo -n -- command` when sudo is wanted and the login user is not root (-n: fail at once, never prompt). */
+/**
+ * `umask 022; sudo -n -- command` when sudo is wanted and the login user is not root (-n: fail at once, never
+ * prompt). sudo runs the command with the union of the login's umask and its own (022): a hardened login
+ * (umask 077) would make the service's state files 0600, and the same user's status, which reads them
+ * without sudo, would then silently see no servers. The umask is set before sudo, so sudoers rules still
+ * match the command itself.
+ */
 export function sudoWrap(command: string, user: string, sudo: boolean | undefined): string {
-  return sudo && user !== 'root' ? `sudo -n -- ${command}` : command;
+  return sudo && user !== 'root' ? `umask 022; sudo -n -- ${command}` : command;
 }
 
 /**
