@@ -3,7 +3,7 @@ import { sudoRefusal, sudoRefusalMessage, sudoWrap } from '../../src/fleet/trans
 
 describe('sudo -n wrapping and refusals', () => {
   it('wraps only for a non-root login that wants sudo', () => {
-    expect(sudoWrap('stap-server start', 'ops', true)).toBe('umask 022; sudo -n -- stap-server start');
+    expect(sudoWrap('stap-server start', 'ops', true)).toBe('umask 022; exec sudo -n -- stap-server start');
     expect(sudoWrap('stap-server start', 'root', true)).toBe('stap-server start');
     expect(sudoWrap('stap-server status', 'ops', false)).toBe('stap-server status');
   });
@@ -15,6 +15,8 @@ describe('sudo -n wrapping and refusals', () => {
     // the command ran: its own failure, even after sudo's warning
     expect(sudoRefusal(1, 'sudo: unable to resolve host h2: Name or service not known\nstap-server: no such server\n')).toBeUndefined();
     expect(sudoRefusal(3, 'sudo: a password is required\n')).toBeUndefined();
+    expect(sudoRefusal(127, 'sh: 1: exec: sudo: not found\n')).toBe('sudo is not installed');
+    expect(sudoRefusal(127, 'bash: line 1: exec: sudo: not found\n')).toBe('sudo is not installed');
     expect(sudoRefusal(127, 'sh: 1: sudo: not found\n')).toBe('sudo is not installed');
     expect(sudoRefusal(127, 'bash: line 1: sudo: command not found\n')).toBe('sudo is not installed');
     expect(sudoRefusal(127, 'sh: 1: stap-server: not found\n')).toBeUndefined();

@@ -4,21 +4,21 @@
  */
 
 /**
- * `umask 022; sudo -n -- command` when sudo is wanted and the login user is not root (-n: fail at once, never
- * prompt). sudo runs the command with the union of the login's umask and its own (022): a hardened login
+ * `umask 022; exec sudo -n -- command` when sudo is wanted and the login user is not root (-n: fail at once,
+ * never prompt; exec: the login shell does not stay behind waiting). sudo runs the command with the union of the login's umask and its own (022): a hardened login
  * (umask 077) would make the service's state files 0600, and the same user's status, which reads them
  * without sudo, would then silently see no servers. The umask is set before sudo, so sudoers rules still
  * match the command itself.
  */
 export function sudoWrap(command: string, user: string, sudo: boolean | undefined): string {
-  return sudo && user !== 'root' ? `umask 022; sudo -n -- ${command}` : command;
+  return sudo && user !== 'root' ? `umask 022; exec sudo -n -- ${command}` : command;
 }
 
 /**
  * Why sudo did not run the command, from the remote exit code and stderr; undefined when it did (or was not
  * used). sudo exits 1 and prefixes its own errors with "sudo: " ("a password is required", "a terminal is
  * required ...", "<cmd>: command not found"); its warnings (e.g. "unable to resolve host") do not stop it.
- * A login shell without sudo exits 127 ("sudo: not found" from dash, "sudo: command not found" from bash).
+ * A login shell without sudo exits 127 ("exec: sudo: not found" from dash and bash).
  */
 export function sudoRefusal(exitCode: number | null, stderr: string): string | undefined {
   if (exitCode === 127 && /(^|\s)sudo: (command )?not found\s*$/m.test(stderr)) return 'sudo is not installed';

@@ -291,6 +291,9 @@ describe('stap-fleet trust on the LAN', () => {
     for (const c of withRule) await c.allowSudo(user, ['/bin/sh -s']);
     const fresh = withRule[0]!;
     await fresh.exec(['rm', '-rf', '/etc/systemtap/staprun', '/etc/systemtap/ssl/client']);
+    // and its logins are hardened (umask 077): what sudo creates must still be readable by everyone
+    const pub = readFileSync(join(T, 'id_ed25519.pub'), 'utf8');
+    await fresh.startSshd({ authorizedKeys: [pub], umask: 0o077 });
     try {
       const auto = await fleetTrust([clientSet(), '-l', user, '--ssl', '--all-users', '--signer', '--server', `${s.addr}:${s.port}=${s.certinfo}`, '--json']);
       expect(auto.exitCode, auto.stdout + auto.stderr).toBe(3);
@@ -342,6 +345,7 @@ describe('stap-fleet trust on the LAN', () => {
       expect(again.doc!.noChange).toBe(true);
     } finally {
       for (const c of withRule) c.revokeSudo(user);
+      await fresh.startSshd({ authorizedKeys: [pub] });
     }
   });
 
