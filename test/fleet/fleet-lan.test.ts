@@ -355,6 +355,12 @@ describe('stap-fleet on the test LAN', () => {
       expect(stop.stdout).toMatch(/^---------------- h2 \(1\) ok ----------------$/m);
       expect(stop.exitCode).toBe(3);
       expect(await running(h2)).toEqual([]);
+      // the openssh transport reports sudo's refusal the same way; --sudo always takes status through sudo too
+      const viaSsh = byName(JSON.parse((await as('start', ['--json', '--transport', 'openssh'], 'h3', ['--', '-r', REL])).stdout) as ActionDoc).get('h3')!;
+      expect(viaSsh.shortMessage).toMatch(/^h3: sudo -n did not run the command as root for 'bench': a password is required \(/);
+      expect((await as('status', ['--sudo', 'always'], 'h2')).exitCode).toBe(0);
+      const statusRefused = (JSON.parse((await as('status', ['--json', '--sudo', 'always'], 'h3')).stdout) as StatusDoc).hosts[0]!;
+      expect([statusRefused.category, statusRefused.shortMessage]).toEqual(['failed', expect.stringMatching(/^h3: .*sudo: a password is required/)]);
     } finally {
       await h2.startSshd({ authorizedKeys: [pub] });
       h2.revokeSudo('bench');
