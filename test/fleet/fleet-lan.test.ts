@@ -279,7 +279,7 @@ describe('stap-fleet on the test LAN', () => {
     const base = ['--known-hosts', knownHosts, '--global-known-hosts', '/dev/null', '--remote-command', remote, '-F', cfg, '--no-mdns', '--json'];
     const r = await ctl.exec(['node', FLEET, 'status', ...base, '--ssh-config-hosts'], { env: { SSH_AUTH_SOCK: '' } });
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
-    const doc = JSON.parse(r.stdout) as StatusDoc & { hosts: { hostname: string; source: string }[] };
+    const doc = JSON.parse(r.stdout) as { hosts: (StatusDoc['hosts'][number] & { hostname: string; source: string })[] };
     expect(doc.hosts.map((h) => [h.name, h.hostname, h.source])).toEqual([
       ['alias2', lan.host('h2').ip, 'ssh-config'],
       ['alias3', lan.host('h3').ip, 'ssh-config'],
