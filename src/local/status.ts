@@ -4,11 +4,11 @@
  * liveness by process identity, and the store-wide lock that serialises state-changing actions.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StapFleetError } from '../errors.js';
 import { emptySpec, type ServerSpec } from './spec.js';
-import { isServerAlive } from './system.js';
+import { isServerAlive, makeDirs } from './system.js';
 
 export interface Sidecar {
   pid: number;
@@ -99,6 +99,8 @@ export function parseStat(text: string, file = '<stat>'): ServerSpec {
 function writeAtomic(file: string, text: string): void {
   const tmp = join(file, '..', `.${process.pid}.${Date.now()}.tmp`);
   writeFileSync(tmp, text, { mode: 0o644 });
+  // Readable by every user whatever the umask (a sudo from a umask-077 login would make it 0600).
+  chmodSync(tmp, 0o644);
   renameSync(tmp, file);
 }
 
@@ -123,7 +125,7 @@ export class StatusStore {
 
   ensureDir(): void {
     try {
-      mkdirSync(this.dir, { recursive: true });
+      makeDirs(this.dir);
     } catch (e) {
       throw new StapFleetError('SF_STAT_DIR', { dir: this.dir, detail: (e as Error).message });
     }
@@ -159,8 +161,10 @@ export class StatusStore {
     let text: string;
     try {
       text = readFileSync(statFile, 'utf8');
-    } catch {
-      return undefined;
+    } catch (e) {
+      // Gone since the directory was listed (a server stopping): not a problem. Anything else is reported.
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new Error(`${statFile}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
     const spec = parseStat(text, statFile);
     const shownNickname = spec.nickname || String(pid);

@@ -4,7 +4,7 @@
  * /lib/modules; every path is a parameter so tests can point elsewhere.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { machine, release as osRelease, hostname as osHostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 
@@ -210,4 +210,17 @@ function lookupUserById(uid: number): UserInfo | undefined {
   if (!line) return undefined;
   const f = line.split(':');
   return { name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), home: f[5]!, shell: f[6]! };
+}
+
+/**
+ * mkdir -p that gives every directory it creates an explicit mode: under a hardened root umask (027, 077)
+ * plain mkdir would make the log and status directories unusable for the server user and for non-root
+ * readers. Returns the directories it created, outermost first.
+ */
+export function makeDirs(dir: string, mode = 0o755): string[] {
+  const created: string[] = [];
+  for (let d = resolve(dir); !existsSync(d) && d !== dirname(d); d = dirname(d)) created.unshift(d);
+  mkdirSync(dir, { recursive: true, mode });
+  for (const d of created) chmodSync(d, mode);
+  return created;
 }

@@ -68,6 +68,8 @@ export interface Service {
   defaults: SpecDefaults;
   log: ScriptLog;
   configured(): ConfiguredServer[];
+  /** Status files that could not be read or parsed: skipped, and reported once on stderr. */
+  unreadable: Set<string>;
 }
 
 export async function openService(parsed: ParsedArgs, env: Environment = readEnvironment()): Promise<Service> {
@@ -80,6 +82,7 @@ export async function openService(parsed: ParsedArgs, env: Environment = readEnv
     defaults: { arch: stapArch(), release: kernelRelease(), user: globals.stapUser, log: globals.logFile },
     log: new ScriptLog(globals.logFile),
     configured: () => (configured ??= loadConfiguredServers(globals)),
+    unreadable: new Set(),
   };
 }
 
@@ -88,7 +91,10 @@ export async function openService(parsed: ParsedArgs, env: Environment = readEnv
  * but serves `uname -r`, and an empty LOG means LOG_FILE, exactly what our specs get.
  */
 function entries(svc: Service): StatusEntry[] {
-  return svc.store.list().map((e) => ({ ...e, spec: withDefaults(e.spec, svc.defaults) }));
+  const problems: string[] = [];
+  const list = svc.store.list(problems);
+  for (const p of problems) svc.unreadable.add(p);
+  return list.map((e) => ({ ...e, spec: withDefaults(e.spec, svc.defaults) }));
 }
 
 /** Running (alive) entries; dead ones are returned separately so callers decide about them. */
@@ -104,8 +110,8 @@ function lookups(svc: Service): SpecLookups {
     runningByNickname: (name) => scan(svc).alive.find((e) => e.shownNickname === name)?.spec,
     configuredByNickname: (name) => svc.configured().find((c) => c.spec.nickname === name)?.spec,
     runningByPid: (pid) => {
-      const e = svc.store.read(pid);
-      return e && svc.store.isAlive(e) ? withDefaults(e.spec, svc.defaults) : undefined;
+      const e = entries(svc).find((x) => x.pid === pid);
+      return e && svc.store.isAlive(e) ? e.spec : undefined;
     },
     installedReleases: () => installedReleases(svc.env.modulesDir),
     checkBuildTree: (path) => void readBuildTreeRelease(path),
@@ -118,6 +124,12 @@ const START_LIKE: ReadonlySet<Action> = new Set<Action>(['start', 'restart', 'fo
 export async function runAction(action: Action, argv: readonly string[], env?: Environment): Promise<ActionResult> {
   const parsed = parseServiceArgs(argv);
   const svc = await openService(parsed, env);
+  const r = await runOn(svc, action, parsed, argv);
+  for (const p of svc.unreadable) r.errors.push(`stap-server: warning: skipped ${p}`);
+  return r;
+}
+
+async function runOn(svc: Service, action: Action, parsed: ParsedArgs, argv: readonly string[]): Promise<ActionResult> {
   const specs = accumulateSpecs(parsed, lookups(svc), START_LIKE.has(action)).specs.map((s) =>
     withDefaults(s, svc.defaults),
   );

@@ -3,7 +3,7 @@
  * the daemon spawned detached as USER, waiting (bounded) for its READY line on fd 3.
  */
 import { spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, statSync } from 'node:fs';
+import { chownSync, existsSync, openSync, closeSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { StapFleetError } from '../../errors.js';
 import { serverdArgs, optinfo, type ServerSpec } from '../spec.js';
@@ -13,6 +13,7 @@ import {
   lookupUser,
   isUserInGroup,
   userMayAccess,
+  makeDirs,
   processIdentity,
   nodeName,
   type UserInfo,
@@ -51,13 +52,7 @@ export function checkInstallReadable(user: UserInfo, o: LaunchOptions): void {
 /** mkdir -p, giving the directories it creates to the user. */
 function makeDirsFor(user: UserInfo, dir: string, code: 'SF_LOG_DIR' | 'SF_SERVERD_START'): void {
   try {
-    const first = mkdirSync(dir, { recursive: true, mode: 0o755 });
-    if (first) {
-      for (let d = dir; ; d = dirname(d)) {
-        chownSync(d, user.uid, user.gid);
-        if (d === first || d === dirname(d)) break;
-      }
-    }
+    for (const d of makeDirs(dir)) chownSync(d, user.uid, user.gid);
   } catch (e) {
     throw new StapFleetError(code, code === 'SF_LOG_DIR' ? { dir, detail: (e as Error).message } : { detail: `${dir}: ${(e as Error).message}` });
   }

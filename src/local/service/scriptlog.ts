@@ -1,6 +1,7 @@
 /** The script's own log lines in LOG_FILE, in SystemTap's style: `%b %e %T: Pass|Error|Exec: …`. */
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { makeDirs } from '../system.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const pad = (n: number): string => String(n).padStart(2, '0');
@@ -14,7 +15,7 @@ export class ScriptLog {
 
   private write(kind: 'Pass' | 'Error' | 'Exec', msg: string): void {
     try {
-      mkdirSync(dirname(this.file), { recursive: true });
+      makeDirs(dirname(this.file));
       appendFileSync(this.file, `${logStamp()}: ${kind}: ${msg}\n`);
     } catch {
       // The log is best effort: an unwritable log must not change what the action does.

@@ -4,7 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import { release } from 'node:os';
@@ -392,6 +392,22 @@ describe('dead servers and concurrency', () => {
     expect(r.exitCode).toBe(0);
     expect(w.pids()).toHaveLength(1);
     expect(w.pids()[0]).not.toBe(pid);
+  });
+
+  it('status files are 0644 under a umask-077 caller; a malformed one is skipped with a warning naming it', async () => {
+    execFileSync('sh', ['-c', 'umask 077; exec "$@"', 'sh', process.execPath, CLI, 'start', '-n', 'umask', '-c', w.global], { env: { ...process.env, ...w.env } });
+    const [pid] = w.pids();
+    for (const f of [`${pid}.stat`, `.${pid}.stap-fleet.json`]) expect((statSync(join(w.stat, f)).mode & 0o777).toString(8), f).toBe('644');
+    const bogus = join(w.stat, '4000000.stat');
+    writeFileSync(bogus, 'NICKNAME=x\n$(touch /tmp/never)\n');
+    try {
+      const r = await w.cli(['status']);
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout).toMatch(/-n "umask" .*running as PID \d+/);
+      expect(r.stderr).toContain(`stap-server: warning: skipped ${bogus}:2:`);
+    } finally {
+      execFileSync('rm', ['-f', bogus]);
+    }
   });
 
   it('a recycled pid is not our server: a status file whose start ticks differ is dead', async () => {
