@@ -5,7 +5,7 @@
  * the host keeps a single mDNS responder and a restart needs nothing from us. Files are written atomically
  * (temp name not ending in .service, then rename) and carry our prefix, so we only ever touch our own.
  */
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend, PublishedService } from './backend.js';
 import { assignLocalNames, type DesiredService } from './model.js';
@@ -60,6 +60,8 @@ export class AvahiFileBackend implements Backend {
       if (!prev || prev.xml !== xml || !fileHas(file, xml)) {
         const tmp = join(this.dir, `.${SERVICE_FILE_PREFIX}${process.pid}.tmp`);
         writeFileSync(tmp, xml, { mode: 0o644 });
+        // avahi-daemon reads it as user avahi: 0644 whatever the umask of whoever started the agent.
+        chmodSync(tmp, 0o644);
         // avahi-daemon notices a changed file by its mtime in whole seconds: a second write within the same
         // second would go unnoticed, so every rewrite gets an mtime one second past the previous one.
         const mtime = Math.max(Math.floor(Date.now() / 1000), mtimeSec(file) + 1);

@@ -3,7 +3,7 @@
  * advertised changes; `stap-agent status` reads it. Also the pid file STAT_PATH/.stap-agent.pid. Both are dot-files:
  * SystemTap 4.8's stap-server takes every visible name in STAT_PATH for a server.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BackendKind, PublishedService } from './backend.js';
 import type { IgnoredServer } from './model.js';
@@ -42,6 +42,7 @@ export function writeState(statPath: string, state: AgentState): void {
   const file = stateFile(statPath);
   const tmp = join(statPath, `.stap-agent.json.${process.pid}.tmp`);
   writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o644 });
+  chmodSync(tmp, 0o644); // readable by non-root `stap-agent status` whatever the umask
   renameSync(tmp, file);
 }
 

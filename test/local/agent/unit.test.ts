@@ -111,10 +111,16 @@ describe('avahi service files', () => {
         [{ pid: 5, port: 7005, arch: 'x86_64', releases: ['r'], optinfo: '', certinfo: '00:01', certinfoSource: 'cert', sslDir: '/s' }],
         { hostname: 'h', agentVersion: '1', sshPort: 22, advertiseAgent: false },
       );
-      await b.apply(d);
+      const umask = process.umask(0o077); // a hardened root umask must not hide the file from avahi-daemon
+      try {
+        await b.apply(d);
+      } finally {
+        process.umask(umask);
+      }
       expect(listOurFiles(dir).map((f) => f.slice(dir.length + 1))).toEqual(['stap-fleet-5-r.service']);
       const f = join(dir, 'stap-fleet-5-r.service');
       const { statSync } = await import('node:fs');
+      expect((statSync(f).mode & 0o777).toString(8)).toBe('644');
       const m1 = statSync(f).mtimeMs;
       d[0]!.txt = serverTxt('r', 'x86_64', '', '00:02');
       await b.apply(d);
