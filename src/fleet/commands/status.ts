@@ -65,6 +65,7 @@ export async function fleetStatus(
         async (conn) => {
           const r = await conn.run(command, { timeoutMs: o.commandTimeoutMs, sudo: wantsSudo(o.sudo, false) });
           if (r.category !== 'ok' && r.category !== 'failed') throw new HostWorkError(r.category, r.shortMessage ?? 'failed');
+          if (r.sudoRefused) throw new HostWorkError('failed', r.shortMessage ?? `${conn.target.name}: sudo refused`);
           try {
             return parseRemoteStatus(r.stdout);
           } catch (e) {

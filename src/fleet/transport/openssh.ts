@@ -142,6 +142,7 @@ class OpenSshConnection implements Connection {
       timedOut,
       durationMs: r.durationMs,
       category,
+      ...(refused ? { sudoRefused: true } : {}),
       shortMessage:
         category === 'ok'
           ? undefined

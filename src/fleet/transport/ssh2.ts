@@ -296,7 +296,7 @@ class Ssh2Connection implements Connection {
                 : exitCode !== 0
                   ? `${host}: command exited with code ${exitCode}: ${full}`
                   : undefined;
-        resolve({ host, command: full, exitCode, signal, stdout, stderr, failed, timedOut, durationMs, category, shortMessage });
+        resolve({ host, command: full, exitCode, signal, stdout, stderr, failed, timedOut, durationMs, category, shortMessage, ...(refused ? { sudoRefused: true } : {}) });
       };
       this.client.exec(full, (err, stream) => {
         if (err) return finish(`cannot open a session: ${err.message}`);

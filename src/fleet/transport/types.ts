@@ -52,6 +52,8 @@ export interface RemoteCommandResult {
   durationMs: number;
   category: HostCategory;
   shortMessage?: string;
+  /** sudo itself refused (the command never ran); shortMessage says why and what to do. */
+  sudoRefused?: boolean;
 }
 
 export interface RunOptions {
