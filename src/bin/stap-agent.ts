@@ -95,6 +95,7 @@ Exit codes: status 0 running, 1 stale pid file, 3 not running; otherwise 0 ok, 1
 
 addRunOptions(statPathOption(program.command('run').description('run in the foreground (as a service manager would)'))).action(async (o: RunOpts) => {
   process.title = 'stap-agent';
+  process.umask(0o022); // a daemon's own umask: what it publishes is read by avahi-daemon and non-root users
   const opts = toAgentOptions(o);
   resolveInterfaces(opts.interfaces); // a wrong --interface is a configuration error (exit 6), not a silent no-op
   claimPidFile(opts.statPath);

@@ -7,6 +7,9 @@ import { StapFleetError } from '../errors.js';
 
 // SystemTap's stap-server script decides liveness with `ps -e | grep stap-serverd`.
 process.title = 'stap-serverd';
+// A daemon sets its own umask (daemon(7)): one inherited from a hardened root shell would make stap.cert
+// and the log unreadable to the agent and to admins.
+process.umask(0o022);
 const reporter = new ReadinessReporter();
 
 try {

@@ -395,9 +395,12 @@ describe('dead servers and concurrency', () => {
   });
 
   it('status files are 0644 under a umask-077 caller; a malformed one is skipped with a warning naming it', async () => {
-    execFileSync('sh', ['-c', 'umask 077; exec "$@"', 'sh', process.execPath, CLI, 'start', '-n', 'umask', '-c', w.global], { env: { ...process.env, ...w.env } });
+    const ssl = join(w.dir, 'ssl-umask', 'server');
+    execFileSync('sh', ['-c', 'umask 077; exec "$@"', 'sh', process.execPath, CLI, 'start', '-n', 'umask', '--ssl', ssl, '-c', w.global], { env: { ...process.env, ...w.env } });
     const [pid] = w.pids();
-    for (const f of [`${pid}.stat`, `.${pid}.stap-fleet.json`]) expect((statSync(join(w.stat, f)).mode & 0o777).toString(8), f).toBe('644');
+    const mode = (p: string): string => (statSync(p).mode & 0o777).toString(8);
+    for (const f of [`${pid}.stat`, `.${pid}.stap-fleet.json`]) expect(mode(join(w.stat, f)), f).toBe('644');
+    expect([mode(w.stat), mode(join(w.dir, 'ssl-umask')), mode(ssl), mode(join(ssl, 'stap.cert')), mode(join(ssl, 'stap.key'))]).toEqual(['755', '755', '755', '644', '600']);
     const bogus = join(w.stat, '4000000.stat');
     writeFileSync(bogus, 'NICKNAME=x\n$(touch /tmp/never)\n');
     try {
