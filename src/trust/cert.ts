@@ -84,6 +84,11 @@ export function certinfoOf(der: Buffer): string {
   return hexPairs(der.subarray(item.start, item.end));
 }
 
+/** certinfo of a DER certificate file such as stap.cert. */
+export function certinfoOfFile(file: string): string {
+  return certinfoOf(readFileSync(file));
+}
+
 function hexPairs(bytes: Buffer): string {
   return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':');
 }

@@ -5,7 +5,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { StatusStore } from '../status.js';
-import { certinfoFromFile } from './certinfo.js';
+import { certinfoOfFile } from '../../trust/cert.js';
 import type { IgnoredServer, LiveServer } from './model.js';
 
 interface CertCacheEntry {
@@ -70,7 +70,7 @@ export class ServerScanner {
     if (cached && cached.sig === sig) return cached.certinfo;
     let certinfo: string | undefined;
     try {
-      certinfo = certinfoFromFile(file);
+      certinfo = certinfoOfFile(file);
     } catch {
       certinfo = undefined;
     }

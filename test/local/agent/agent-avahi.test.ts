@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { createLan, waitFor, type Lan, type LanHost } from '../../lan/index.js';
 import { AGENT_VERSION, BrowseWatch, STAP_AGENT, STAP_SERVER, agentStatus, expectedTxt, headersRelease, serverStatus, startServer } from './helpers.js';
 import type { StartedServer } from './helpers.js';
-import { certinfoFromFile } from '../../../src/local/agent/certinfo.js';
+import { certinfoOfFile } from '../../../src/trust/cert.js';
 
 const REL = headersRelease();
 const CLIENT_ENV = { SYSTEMTAP_DIR: '/root/.systemtap' };
@@ -101,7 +101,7 @@ describe('stap-agent with avahi-daemon on every host', () => {
     try {
       // A different certificate (new serial), as a regeneration would produce.
       execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(tmp, 'k'), '-subj', '/CN=Systemtap Compile Server/OU=Systemtap', '-days', '30', '-set_serial', '0x00cc2400aa', '-outform', 'DER', '-out', join(tmp, 'c')], { stdio: 'ignore' });
-      const newInfo = certinfoFromFile(join(tmp, 'c'));
+      const newInfo = certinfoOfFile(join(tmp, 'c'));
       expect(newInfo).toBe('00:cc:24:00:aa');
       const t0 = Date.now();
       writeFileSync(certFile + '.new', readFileSync(join(tmp, 'c')));

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { certinfoFromDer, certinfoFromFile } from '../../../src/local/agent/certinfo.js';
+import { certinfoOf, certinfoOfFile } from '../../../src/trust/cert.js';
 import { agentInstanceName, numberedName, serverInstanceName, serverTxt } from '../../../src/local/agent/names.js';
 import { assignLocalNames, desiredServices, type LiveServer } from '../../../src/local/agent/model.js';
 import { AvahiFileBackend, escapeXml, listOurFiles, serviceFileXml } from '../../../src/local/agent/avahi-files.js';
@@ -20,19 +20,19 @@ describe('certinfo', () => {
   it('is the serial\'s DER bytes as hex pairs, sign byte included, as openssl reports the serial', () => {
     const dir = mkdtempSync(join(tmpdir(), 'certinfo-'));
     try {
-      expect(certinfoFromFile(makeCert(dir, '0xcc24bf1d'))).toBe('00:cc:24:bf:1d'); // high bit set: leading 00
-      expect(certinfoFromFile(makeCert(dir, '0x1234'))).toBe('12:34');
+      expect(certinfoOfFile(makeCert(dir, '0xcc24bf1d'))).toBe('00:cc:24:bf:1d'); // high bit set: leading 00
+      expect(certinfoOfFile(makeCert(dir, '0x1234'))).toBe('12:34');
       const f = makeCert(dir, '0x7a0102030405');
       const serial = execFileSync('openssl', ['x509', '-inform', 'DER', '-in', f, '-noout', '-serial'], { encoding: 'utf8' }).trim();
-      expect(certinfoFromFile(f).replace(/:/g, '').toUpperCase()).toBe(serial.replace('serial=', ''));
+      expect(certinfoOfFile(f).replace(/:/g, '').toUpperCase()).toBe(serial.replace('serial=', ''));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 
   it('rejects what is not a certificate', () => {
-    expect(() => certinfoFromDer(Buffer.from('hello'))).toThrow(/not a DER certificate|truncated/);
-    expect(() => certinfoFromDer(Buffer.from([0x30, 0x05, 0x30, 0x03, 0x01, 0x01, 0x00]))).toThrow(/serial/);
+    expect(() => certinfoOf(Buffer.from('hello'))).toThrow(/not a DER certificate|truncated/);
+    expect(() => certinfoOf(Buffer.from([0x30, 0x05, 0x30, 0x03, 0x01, 0x01, 0x00]))).toThrow(/serial/);
   });
 });
 
