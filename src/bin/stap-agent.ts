@@ -7,7 +7,6 @@ import { Agent, defaultAgentOptions, type AgentOptions } from '../local/agent/da
 import { claimPidFile, releasePidFile, runningAgentPid, startAgentProcess, stopAgent } from '../local/agent/launch.js';
 import { defaultLogFile, pidFile, readState } from '../local/agent/state.js';
 import { resolveInterfaces } from '../local/agent/embedded.js';
-import { join } from 'node:path';
 
 interface CommonOpts {
   statPath?: string;

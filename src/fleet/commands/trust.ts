@@ -5,14 +5,14 @@
  * back, and report a clients x servers matrix.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { positiveInt, seconds } from '../cli-args.js';
+import { seconds } from '../cli-args.js';
 import { StapFleetError } from '../../errors.js';
 import { FLEET_EXIT } from '../exit-codes.js';
 import { runOnHosts } from '../runner.js';
 import type { RunnerProgress } from '../runner.js';
 import { makeProgress } from '../output/progress.js';
 import { makeStyle } from '../output/style.js';
-import { buildContext, defaultFleetOptions } from './context.js';
+import { buildContext } from './context.js';
 import type { FleetContext, FleetOptions } from './context.js';
 import { browseStapServers, candidatesFromAdvertisements, collectServers, derFromBase64Output, parseServerSpec, runningServersOf } from '../../trust/collect.js';
 import { shQuote } from '../../trust/nss.js';
@@ -224,62 +224,6 @@ function certinfoArg(v: string, prev: string[]): string[] {
 }
 const collect = (v: string, prev: string[]) => [...prev, v];
 
-/** The SSH/target options trust shares with the other fleet commands (used when the CLI gives none). */
-function addConnectionOptions(cmd: Command): Command {
-  const d = defaultFleetOptions();
-  return cmd
-    .option('-x, --exclude <nodeset>', 'exclude these client hosts (repeatable)', collect, [])
-    .option('-i, --inventory <file>', 'inventory file (env STAP_FLEET_INVENTORY)')
-    .option('-F, --ssh-config <file>', 'ssh client config (default ~/.ssh/config)')
-    .option('--no-mdns', 'browse mDNS neither for clients nor for servers')
-    .option('--mdns-timeout <ms>', 'longest mDNS browse', (v) => Number(v), d.mdnsTimeoutMs)
-    .option('--mdns-quiet <ms>', 'stop browsing once no new answer came for this long', (v) => Number(v), d.mdnsQuietMs)
-    .option('--release <release>', 'only servers advertising this kernel release')
-    .option('--arch <arch>', 'only servers advertising this architecture')
-    .option('-l, --user <user>', 'login user on the clients')
-    .option('-p, --port <port>', 'SSH port for every client', positiveInt('port'))
-    .option('--identity <file>', 'private key file (repeatable; ssh-agent is used too)', collect, [])
-    .option('--known-hosts <file>', 'user known_hosts file (repeatable)', collect, [])
-    .option('--global-known-hosts <file>', 'system known_hosts file (repeatable)', collect, [])
-    .option('--accept-new', 'trust on first use for unknown host keys (never a changed key)', false)
-    .option('-f, --fanout <n>', 'clients in flight at once', positiveInt('fanout'), d.fanout)
-    .option('-t, --connect-timeout <s>', 'connect timeout per client, seconds', seconds, d.connectTimeoutMs)
-    .option('-u, --command-timeout <s>', 'command timeout per client, seconds', seconds, d.commandTimeoutMs)
-    .addOption(new Option('--transport <name>', 'ssh2 (in-process) or openssh (system ssh)').choices(['ssh2', 'openssh']).default(d.transport))
-    .addOption(new Option('--sudo <mode>', 'sudo -n for the root databases (signer, all-users) when the login user is not root').choices(['auto', 'always', 'never']).default(d.sudo))
-    .option('--json', 'print one JSON document on stdout', false)
-    .option('--no-progress', 'no progress line (shown only on a TTY anyway)');
-}
-
-function fleetOptionsFrom(clients: string[], o: Record<string, unknown>): FleetOptions {
-  const d = defaultFleetOptions();
-  return {
-    ...d,
-    targets: clients,
-    exclude: (o.exclude as string[]) ?? [],
-    inventory: o.inventory as string | undefined,
-    sshConfig: o.sshConfig as string | undefined,
-    mdns: o.mdns !== false,
-    mdnsTimeoutMs: (o.mdnsTimeout as number) ?? d.mdnsTimeoutMs,
-    mdnsQuietMs: (o.mdnsQuiet as number) ?? d.mdnsQuietMs,
-    release: o.release as string | undefined,
-    arch: o.arch as string | undefined,
-    user: o.user as string | undefined,
-    port: o.port as number | undefined,
-    identity: (o.identity as string[]) ?? [],
-    knownHosts: (o.knownHosts as string[]) ?? [],
-    globalKnownHosts: (o.globalKnownHosts as string[]) ?? [],
-    acceptNew: !!o.acceptNew,
-    fanout: (o.fanout as number) ?? d.fanout,
-    connectTimeoutMs: (o.connectTimeout as number) ?? d.connectTimeoutMs,
-    commandTimeoutMs: (o.commandTimeout as number) ?? d.commandTimeoutMs,
-    transport: (o.transport as FleetOptions['transport']) ?? d.transport,
-    sudo: (o.sudo as FleetOptions['sudo']) ?? d.sudo,
-    json: !!o.json,
-    progress: o.progress !== false,
-  };
-}
-
 export const TRUST_HELP = `
 What it does (stap --trust-servers=ssl|signer[,all-users],no-prompt --use-server=ADDR:PORT, fleet-wide):
   1. collect: every selected server's certificate is fetched over TLS and its serial compared with the
@@ -301,9 +245,9 @@ Exit codes (the highest wins): 0 ok, 1 controller error, 2 usage, 3 some client 
 export interface TrustCommandDeps {
   io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; env: NodeJS.ProcessEnv };
   setExitCode: (code: number) => void;
-  /** The fleet CLI's shared option set and its mapping, when it exports them; else our own subset. */
-  addCommonOptions?: (cmd: Command) => Command;
-  toFleetOptions?: (targets: string[], o: Record<string, unknown>) => FleetOptions;
+  /** The fleet CLI's shared SSH/target option set and its mapping (cli.ts; injected, as cli.ts loads this module lazily). */
+  addCommonOptions: (cmd: Command) => Command;
+  toFleetOptions: (targets: string[], o: Record<string, unknown>) => FleetOptions;
   buildContext?: (o: FleetOptions) => FleetContext;
 }
 
@@ -325,13 +269,13 @@ export function registerTrustCommand(program: Command, deps: TrustCommandDeps): 
     .addOption(new Option('--method <method>', "auto: the client's stap adds the trust where it can, certutil otherwise; certutil: always certutil").choices(['auto', 'certutil']).default('auto'))
     .option('--systemtap-dir <dir>', "per-user database base on the clients (default: the client's $SYSTEMTAP_DIR, else ~/.systemtap)")
     .addOption(new Option('--tls-timeout <s>', 'time to fetch each server certificate, seconds').argParser(seconds).default(5000, '5'));
-  const cmd = (deps.addCommonOptions ?? addConnectionOptions)(base).addHelpText(
+  const cmd = deps.addCommonOptions(base).addHelpText(
     'after',
     `${TRUST_HELP}\n\nExamples:\n  stap-fleet trust 'client[1-10]'                           # every advertised server, login user\n  stap-fleet trust @clients --all-users --signer -s 10.0.0.1:7777\n  stap-fleet trust @clients -s 10.0.0.1:7777=00:cc:24:bf:1d --dry-run\n  stap-fleet trust @clients --revoke --certinfo 00:cc:24:bf:1d --json\n`,
   );
   cmd.action(async (positional: string[], o: Record<string, unknown>) => {
     const clients = [...positional, ...((o.clients as string[]) ?? [])];
-    const options = (deps.toFleetOptions ?? fleetOptionsFrom)(clients, o);
+    const options = deps.toFleetOptions(clients, o);
     const servers = (o.server as string[]) ?? [];
     const certinfos = (o.certinfo as string[]) ?? [];
     const serverHosts = (o.serverHosts as string[]) ?? [];
@@ -368,28 +312,3 @@ export function registerTrustCommand(program: Command, deps: TrustCommandDeps): 
   return cmd;
 }
 
-/** Standalone entry (`stap-fleet trust ...` before the fleet CLI wires the command itself). */
-export async function trustMain(
-  argv: string[],
-  io: TrustCommandDeps['io'] = { stdout: process.stdout, stderr: process.stderr, env: process.env },
-): Promise<number> {
-  let exitCode: number = FLEET_EXIT.ok;
-  const program = new Command('stap-fleet')
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
-  registerTrustCommand(program, { io, setExitCode: (c) => (exitCode = c) });
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-    return exitCode;
-  } catch (err) {
-    const e = err as { code?: string; exitCode?: number };
-    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version') return 0;
-    if (typeof e.code === 'string' && e.code.startsWith('commander.')) return FLEET_EXIT.usage;
-    if (err instanceof StapFleetError) {
-      io.stderr.write(`stap-fleet: ${err.message}\n`);
-      return err.category === 'usage' ? FLEET_EXIT.usage : FLEET_EXIT.error;
-    }
-    io.stderr.write(`stap-fleet: ${err instanceof Error ? err.message : String(err)}\n`);
-    return FLEET_EXIT.error;
-  }
-}

@@ -32,7 +32,7 @@ export interface EvaluatedConfig {
 }
 
 export function evaluateConfig(text: string, options: EvaluateOptions): EvaluatedConfig {
-  const { file, schema } = options;
+  const { file } = options;
   const state: EvaluatedConfig = {
     scalars: new Map(Object.entries(options.initial ?? {})),
     arrays: new Map(),

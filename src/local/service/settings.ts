@@ -4,7 +4,6 @@
  * parses and never executes them.
  */
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { binPath, installRoot } from '../../paths.js';
 import { DEFAULT_GLOBAL, loadGlobalConfig, loadServerConfigs, type GlobalConfigFile, type ServerConfig } from '../config/index.js';
 import { emptySpec, type ServerSpec } from '../spec.js';
