@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLan, type LanHost } from '../test/lan/index.js';
-import { measurement, record, type Measurement } from './lib.ts';
+import { measurement, record, sshdOnHosts, type Measurement } from './lib.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -56,15 +56,7 @@ async function main(): Promise<void> {
   chmodSync(dir, 0o755);
   try {
     const [h1, ...targets] = lan.hosts as [LanHost, ...LanHost[]];
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'id')]);
-    const pub = readFileSync(join(dir, 'id.pub'), 'utf8');
-    const known: string[] = [];
-    for (let i = 0; i < targets.length; i += 10) {
-      const batch = await Promise.all(targets.slice(i, i + 10).map((h) => h.startSshd({ authorizedKeys: [pub] })));
-      known.push(...batch.map((s) => s.knownHostsLine));
-    }
-    const kh = join(dir, 'known_hosts');
-    writeFileSync(kh, known.join('\n') + '\n');
+    const { knownHosts: kh } = await sshdOnHosts(targets, dir);
     // The agents advertise every target (embedded responder: no avahi on the targets); h1 runs avahi for avahi-browse.
     await h1.startAvahi();
     for (let i = 0; i < targets.length; i += 10) {

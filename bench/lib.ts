@@ -1,5 +1,6 @@
 /** Shared helpers for benchmarks: timing, medians, and recording results for docs/BENCHMARKS.md. */
-import { chownSync, closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import type { LanHost } from '../test/lan/index.js';
 import { execFileSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,4 +64,22 @@ export function stapServerLogFile(dir: string): string {
   closeSync(openSync(log, 'a'));
   chownSync(log, uid, gid);
   return log;
+}
+
+/**
+ * An ed25519 key in dir (dir/id) authorized on every host's sshd, started 10 at a time (all at once
+ * overloads the 2 cores), and dir/known_hosts listing every host key: what each SSH tool is pointed at.
+ */
+export async function sshdOnHosts(hosts: readonly LanHost[], dir: string): Promise<{ identity: string; knownHosts: string }> {
+  const identity = join(dir, 'id');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', identity]);
+  const pub = readFileSync(`${identity}.pub`, 'utf8');
+  const known: string[] = [];
+  for (let i = 0; i < hosts.length; i += 10) {
+    const batch = await Promise.all(hosts.slice(i, i + 10).map((h) => h.startSshd({ authorizedKeys: [pub] })));
+    known.push(...batch.map((s) => s.knownHostsLine));
+  }
+  const knownHosts = join(dir, 'known_hosts');
+  writeFileSync(knownHosts, known.join('\n') + '\n');
+  return { identity, knownHosts };
 }

@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLan, sleep, type LanHost } from '../test/lan/index.js';
 import { readReady } from '../test/local/serverd/helpers/daemon.js';
-import { measurement, median, record, timeMs, type Measurement } from './lib.ts';
+import { measurement, median, record, sshdOnHosts, timeMs, type Measurement } from './lib.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const N = Number(process.env.BENCH_TRUST_CLIENTS ?? 50);
@@ -97,15 +97,7 @@ async function main(): Promise<void> {
     const clients = lan.hosts.slice(3);
     const h1 = serverHosts[0]!;
     ensureUser(clients);
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'id')]);
-    const pub = readFileSync(join(dir, 'id.pub'), 'utf8');
-    const known: string[] = [];
-    for (let i = 0; i < clients.length; i += 10) {
-      const batch = await Promise.all(clients.slice(i, i + 10).map((h) => h.startSshd({ authorizedKeys: [pub] })));
-      known.push(...batch.map((s) => s.knownHostsLine));
-    }
-    const kh = join(dir, 'known_hosts');
-    writeFileSync(kh, known.join('\n') + '\n');
+    const { knownHosts: kh } = await sshdOnHosts(clients, dir);
     writeFileSync(join(dir, 'inventory'), clients.map((c) => `${c.name} host=${c.ip}`).join('\n') + '\n');
     const servers = [];
     for (const h of serverHosts) {
