@@ -31,7 +31,8 @@ Targets: node sets like clush: h1,h2  h[1-50]  h[01-10]  h[1-3,7]  @group (inven
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
-export function addCommonOptions(cmd: Command): Command {
+/** The SSH/target options of every fleet command; sudoHelp says what --sudo is for in that command. */
+export function addCommonOptions(cmd: Command, sudoHelp = 'auto: sudo -n for actions when the login user is not root'): Command {
   const d = defaultFleetOptions();
   return cmd
     .option('-x, --exclude <nodeset>', 'exclude these hosts (repeatable)', collect, [])
@@ -56,7 +57,7 @@ export function addCommonOptions(cmd: Command): Command {
     .addOption(new Option('--transport <name>', 'ssh2 (in-process) or openssh (system ssh)').choices(['ssh2', 'openssh']).default(d.transport))
     .option('--control-master', 'openssh transport: share one connection per host (ControlMaster)', false)
     .option('--remote-command <cmd>', 'stap-server command on the hosts (env STAP_FLEET_REMOTE_COMMAND)', process.env.STAP_FLEET_REMOTE_COMMAND ?? d.remoteCommand)
-    .addOption(new Option('--sudo <mode>', 'auto: sudo -n for actions when the login user is not root').choices(['auto', 'always', 'never']).default(d.sudo))
+    .addOption(new Option('--sudo <mode>', sudoHelp).choices(['auto', 'always', 'never']).default(d.sudo))
     .option('--json', 'print one JSON document on stdout', false)
     .option('--no-progress', 'no progress line (it is shown only on a TTY anyway)');
 }

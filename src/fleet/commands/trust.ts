@@ -246,7 +246,7 @@ export interface TrustCommandDeps {
   io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; env: NodeJS.ProcessEnv };
   setExitCode: (code: number) => void;
   /** The fleet CLI's shared SSH/target option set and its mapping (cli.ts; injected, as cli.ts loads this module lazily). */
-  addCommonOptions: (cmd: Command) => Command;
+  addCommonOptions: (cmd: Command, sudoHelp?: string) => Command;
   toFleetOptions: (targets: string[], o: Record<string, unknown>) => FleetOptions;
   buildContext?: (o: FleetOptions) => FleetContext;
 }
@@ -269,7 +269,7 @@ export function registerTrustCommand(program: Command, deps: TrustCommandDeps): 
     .addOption(new Option('--method <method>', "auto: the client's stap adds the trust where it can, certutil otherwise; certutil: always certutil").choices(['auto', 'certutil']).default('auto'))
     .option('--systemtap-dir <dir>', "per-user database base on the clients (default: the client's $SYSTEMTAP_DIR, else ~/.systemtap)")
     .addOption(new Option('--tls-timeout <s>', 'time to fetch each server certificate, seconds').argParser(seconds).default(5000, '5'));
-  const cmd = deps.addCommonOptions(base).addHelpText(
+  const cmd = deps.addCommonOptions(base, 'auto: sudo -n for the root databases (--signer, --all-users) when the login user is not root').addHelpText(
     'after',
     `${TRUST_HELP}\n\nExamples:\n  stap-fleet trust 'client[1-10]'                           # every advertised server, login user\n  stap-fleet trust @clients --all-users --signer -s 10.0.0.1:7777\n  stap-fleet trust @clients -s 10.0.0.1:7777=00:cc:24:bf:1d --dry-run\n  stap-fleet trust @clients --revoke --certinfo 00:cc:24:bf:1d --json\n`,
   );
